@@ -1,0 +1,6 @@
+"""Allow ``python -m scaffold``."""
+
+from scaffold.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The ``scaffold`` command line: parse arguments, call the API, map errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scaffold import __version__
+from scaffold.exceptions import ScaffoldError
+
+
+class _Group(click.Group):
+    """A group that turns every :class:`ScaffoldError` into a short message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScaffoldError as ex:
+            if ctx.meta.get("scaffold.debug"):
+                raise
+            for line in str(ex).splitlines() or [type(ex).__name__]:
+                click.echo(f"Error: {line}", err=True)
+            ctx.exit(ex.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="scaffold")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Create, run and ship production-ready Python web services."""
+    ctx.meta["scaffold.debug"] = debug
+
+
+@main.command("new")
+@click.argument("name")
+@click.option(
+    "--output-dir",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the service in.",
+)
+@click.option("--description", help="One-line description of the service.")
+@click.option("--no-input", is_flag=True, help="Do not prompt; use defaults for what is not given.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an empty folder, or replace one that `scaffold new` made.",
+)
+def new_command(
+    name: str, output_dir: Path, description: str | None, no_input: bool, force: bool
+) -> None:
+    """Create the service NAME (lowercase words joined by '-', e.g. acme-widgets)."""
+    from scaffold.names import validate_service_name
+    from scaffold.new import create_service
+
+    validate_service_name(name)
+    if description is None and not no_input and sys.stdin.isatty():
+        description = click.prompt(
+            "Description", default=f"The {name} service.", show_default=True
+        )
+    target = create_service(name, output_dir, description=description, force=force)
+    shown = os.path.relpath(target) if not Path(os.path.relpath(target)).is_absolute() else target
+    click.echo(f"Created {name} in {shown}")
+    click.echo("Next steps:")
+    click.echo(f"  cd {shown}")
+    click.echo("  pip install -e '.[test]'")
+    click.echo("  pytest")
+    click.echo("  scaffold run")
+
+
+@main.command("run")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: [tool.scaffold] config).",
+)
+@click.option("--bind", "binds", multiple=True, help="App address, e.g. 127.0.0.1:8080 (repeatable).")
+@click.option("--admin-bind", "admin_binds", multiple=True, help="Admin address (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
+@click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")
+def run_command(
+    config_file: Path | None,
+    binds: Sequence[str],
+    admin_binds: Sequence[str],
+    workers: int | None,
+    reload: bool,
+) -> None:
+    """Serve the service in this folder with gunicorn."""
+    from scaffold.run import RunOptions, run_service
+
+    options = RunOptions(
+        config_file=config_file,
+        binds=tuple(binds),
+        admin_binds=tuple(admin_binds),
+        workers=workers,
+        reload=reload,
+    )
+    run_service(options)
+
+
+@main.command("check")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: [tool.scaffold] config).",
+)
+def check_command(config_file: Path | None) -> None:
+    """Validate the config without opening ports; print it with secrets masked."""
+    from scaffold.check import check_service
+
+    click.echo(check_service(config_file), nl=False)
+
+
+@main.command("vendor")
+@click.option("--check", "check_only", is_flag=True, help="Verify lock and vendor/; no network.")
+@click.option("--extra", "extras", multiple=True, help="Add an optional dependency group.")
+@click.option("--python-version", help="Target Python version X.Y (binary wheels only).")
+@click.option("--platform", "platform_tag", help="Target platform tag (binary wheels only).")
+def vendor_command(
+    check_only: bool,
+    extras: Sequence[str],
+    python_version: str | None,
+    platform_tag: str | None,
+) -> None:
+    """Lock dependencies with hashes and download their wheels into vendor/."""
+    from scaffold.project import find_project
+    from scaffold.vendor import check_vendor, vendor
+
+    project = find_project()
+    quiet = os.environ.get("CI", "").lower() in {"1", "true", "yes"} or not sys.stderr.isatty()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    if check_only:
+        check_vendor(
+            project, extras=tuple(extras), python_version=python_version, platform=platform_tag
+        )
+        click.echo("requirements.lock and vendor/ are up to date")
+        return
+    report = vendor(
+        project,
+        extras=tuple(extras),
+        python_version=python_version,
+        platform=platform_tag,
+        progress=progress,
+    )
+    click.echo(report.summary())

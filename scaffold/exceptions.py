@@ -1,0 +1,45 @@
+"""The exception tree of the command-line side; the CLI catches only the root."""
+
+
+class ScaffoldError(Exception):
+    """Root of every error the CLI reports as a message instead of a traceback.
+
+    Attributes:
+        exit_code: The process exit code the CLI uses for this error.
+    """
+
+    exit_code = 1
+
+
+class UsageError(ScaffoldError):
+    """The arguments themselves are wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class InvalidServiceName(UsageError):
+    """A service name breaks the naming rules."""
+
+
+class TargetExistsError(ScaffoldError):
+    """The folder a command would create is already there."""
+
+
+class TemplateError(ScaffoldError):
+    """The template could not be rendered."""
+
+
+class ProjectNotFound(ScaffoldError):
+    """No ``pyproject.toml`` with a ``[tool.scaffold]`` table was found."""
+
+
+class ServiceLoadError(ScaffoldError):
+    """The service's config or factory could not be loaded."""
+
+
+class VendorError(ScaffoldError):
+    """Locking, downloading or verifying dependencies failed."""
+
+
+class VendorDriftError(VendorError):
+    """``vendor --check`` found the lock or ``vendor/`` out of date."""

@@ -1,0 +1,86 @@
+"""Find a service's root and read its ``[tool.scaffold]`` table."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scaffold.exceptions import ProjectNotFound
+
+DEFAULT_CONFIG = "config.yml"
+
+
+@dataclass(frozen=True)
+class ServiceProject:
+    """A service folder as ``scaffold`` commands see it.
+
+    Attributes:
+        root: The folder holding ``pyproject.toml``.
+        name: ``[project].name``.
+        factory: ``module:callable`` that builds the :class:`~scaffold.runtime.Service`.
+        config_path: The service's YAML config, absolute.
+        pyproject: The parsed ``pyproject.toml``.
+    """
+
+    root: Path
+    name: str
+    factory: str
+    config_path: Path
+    pyproject: dict[str, Any]
+
+
+def find_project(start: Path | None = None) -> ServiceProject:
+    """Return the nearest service project at or above ``start`` (default: the cwd).
+
+    Raises:
+        ProjectNotFound: No ``pyproject.toml`` with ``[tool.scaffold]`` on the way up,
+            or that table lacks ``service``.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as ex:
+            msg = f"{candidate}: cannot read it: {ex}"
+            raise ProjectNotFound(msg) from ex
+        table = data.get("tool", {}).get("scaffold")
+        if table is None:
+            continue
+        return _project_from(folder, data, table, candidate)
+    msg = (
+        f"no pyproject.toml with a [tool.scaffold] table in {here} or above; "
+        "run this inside a service made by `scaffold new`"
+    )
+    raise ProjectNotFound(msg)
+
+
+def _project_from(
+    root: Path, data: dict[str, Any], table: Any, source: Path
+) -> ServiceProject:
+    if not isinstance(table, dict):
+        msg = f"{source}: [tool.scaffold] must be a table"
+        raise ProjectNotFound(msg)
+    factory = table.get("service")
+    if not isinstance(factory, str) or ":" not in factory:
+        msg = (
+            f'{source}: [tool.scaffold] service must be "module:callable", '
+            'e.g. service = "acme_widgets.app:create_service"'
+        )
+        raise ProjectNotFound(msg)
+    config = table.get("config", DEFAULT_CONFIG)
+    if not isinstance(config, str):
+        msg = f"{source}: [tool.scaffold] config must be a path string"
+        raise ProjectNotFound(msg)
+    name = data.get("project", {}).get("name", root.name)
+    return ServiceProject(
+        root=root,
+        name=str(name),
+        factory=factory,
+        config_path=(root / config).resolve(),
+        pyproject=data,
+    )
