@@ -24,7 +24,7 @@ class _Group(click.Group):
             if ctx.meta.get("scaffold.debug"):
                 raise
             for line in str(ex).splitlines() or [type(ex).__name__]:
-                click.echo(f"Error: {line}", err=True)
+                click.echo(f"{ex.prefix}{line}", err=True)
             ctx.exit(ex.exit_code)
 
 
@@ -63,9 +63,7 @@ def new_command(
 
     validate_service_name(name)
     if description is None and not no_input and sys.stdin.isatty():
-        description = click.prompt(
-            "Description", default=f"The {name} service.", show_default=True
-        )
+        description = click.prompt("Description", default=f"The {name} service.", show_default=True)
     target = create_service(name, output_dir, description=description, force=force)
     shown = os.path.relpath(target) if not Path(os.path.relpath(target)).is_absolute() else target
     click.echo(f"Created {name} in {shown}")
@@ -83,7 +81,9 @@ def new_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file (default: [tool.scaffold] config).",
 )
-@click.option("--bind", "binds", multiple=True, help="App address, e.g. 127.0.0.1:8080 (repeatable).")
+@click.option(
+    "--bind", "binds", multiple=True, help="App address, e.g. 127.0.0.1:8080 (repeatable)."
+)
 @click.option("--admin-bind", "admin_binds", multiple=True, help="Admin address (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
 @click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")

@@ -9,6 +9,7 @@ class ScaffoldError(Exception):
     """
 
     exit_code = 1
+    prefix = "Error: "
 
 
 class UsageError(ScaffoldError):
@@ -34,7 +35,13 @@ class ProjectNotFound(ScaffoldError):
 
 
 class ServiceLoadError(ScaffoldError):
-    """The service's config or factory could not be loaded."""
+    """The service's factory could not be imported or built."""
+
+
+class ConfigInvalid(ScaffoldError):
+    """The config has problems; the CLI prints one ``dotted.key: problem`` line each."""
+
+    prefix = ""
 
 
 class VendorError(ScaffoldError):

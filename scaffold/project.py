@@ -59,9 +59,7 @@ def find_project(start: Path | None = None) -> ServiceProject:
     raise ProjectNotFound(msg)
 
 
-def _project_from(
-    root: Path, data: dict[str, Any], table: Any, source: Path
-) -> ServiceProject:
+def _project_from(root: Path, data: dict[str, Any], table: Any, source: Path) -> ServiceProject:
     if not isinstance(table, dict):
         msg = f"{source}: [tool.scaffold] must be a table"
         raise ProjectNotFound(msg)

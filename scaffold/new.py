@@ -1,0 +1,141 @@
+"""``scaffold new``: validate the name, render the template beside the target, move it in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from cookiecutter.exceptions import CookiecutterException
+from cookiecutter.main import cookiecutter
+
+from scaffold import __version__
+from scaffold.exceptions import TargetExistsError, TemplateError
+from scaffold.names import package_name, validate_service_name
+from scaffold.bundled import template_path
+
+
+def scaffold_requirement(version: str = __version__) -> str:
+    """The dependency a new service declares on scaffold: this minor series (0.x) or major."""
+    parts = version.split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return "scaffold"
+    if major == 0:
+        return f"scaffold>={major}.{minor},<{major}.{minor + 1}"
+    return f"scaffold>={major}.{minor},<{major + 1}"
+
+
+def made_by_scaffold(folder: Path) -> bool:
+    """Whether ``folder`` holds a service (a ``pyproject.toml`` with ``[tool.scaffold]``)."""
+    pyproject = folder / "pyproject.toml"
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    table = data.get("tool", {}).get("scaffold")
+    return isinstance(table, dict) and "service" in table
+
+
+def _check_target(target: Path, force: bool) -> None:
+    if not target.exists() and not target.is_symlink():
+        return
+    if not force:
+        msg = (
+            f"{target} already exists; pick another name or --output-dir "
+            "(--force replaces only an empty folder or one made by `scaffold new`)"
+        )
+        raise TargetExistsError(msg)
+    if target.is_symlink() or not target.is_dir():
+        msg = f"{target} exists and is not a folder; --force will not replace it"
+        raise TargetExistsError(msg)
+    if any(target.iterdir()) and not made_by_scaffold(target):
+        msg = f"{target} is not empty and was not made by `scaffold new`; --force will not touch it"
+        raise TargetExistsError(msg)
+
+
+def create_service(
+    name: str,
+    output_dir: Path,
+    *,
+    description: str | None = None,
+    force: bool = False,
+) -> Path:
+    """Render a new service called ``name`` into ``output_dir / name``.
+
+    Nothing is written when the name is invalid or the target may not be touched. The
+    template renders into a temporary folder beside the target and is renamed into place,
+    so a failure leaves nothing behind.
+
+    Args:
+        name: The service name, e.g. ``acme-widgets``.
+        output_dir: The folder to create the service in (created if missing).
+        description: One-line description for README and package metadata.
+        force: Replace an empty folder or one made by ``scaffold new``.
+
+    Returns:
+        The new service's folder.
+
+    Raises:
+        InvalidServiceName: ``name`` breaks the naming rules.
+        TargetExistsError: The target exists and may not be replaced.
+        TemplateError: Rendering failed.
+    """
+    validate_service_name(name)
+    output_dir = Path(output_dir).expanduser().resolve()
+    target = output_dir / name
+    _check_target(target, force)
+    context: dict[str, Any] = {
+        "project_slug": name,
+        "package_name": package_name(name),
+        "_scaffold_requirement": scaffold_requirement(),
+    }
+    if description:
+        context["description"] = " ".join(description.split())
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=output_dir))
+    except OSError as ex:
+        msg = f"cannot write in {output_dir}: {ex.strerror or ex}"
+        raise TemplateError(msg) from ex
+    try:
+        rendered = _render(context, work)
+        _move_into_place(rendered, target, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _render(context: dict[str, Any], work: Path) -> Path:
+    try:
+        result = cookiecutter(
+            str(template_path()),
+            no_input=True,
+            extra_context=context,
+            output_dir=str(work / "out"),
+            default_config={
+                "replay_dir": str(work / "replay"),
+                "cookiecutters_dir": str(work / "cookiecutters"),
+            },
+        )
+    except (CookiecutterException, OSError) as ex:
+        msg = f"rendering the service template failed: {ex}"
+        raise TemplateError(msg) from ex
+    return Path(result)
+
+
+def _move_into_place(rendered: Path, target: Path, work: Path) -> None:
+    old = work / "replaced"
+    try:
+        if target.exists():
+            os.rename(target, old)
+        os.rename(rendered, target)
+    except OSError as ex:
+        if old.exists() and not target.exists():
+            os.rename(old, target)
+        msg = f"cannot move the new service into {target}: {ex.strerror or ex}"
+        raise TemplateError(msg) from ex

@@ -1,0 +1,59 @@
+"""``scaffold run``: load and validate the service, then hand it to a gunicorn master."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaffold.loader import Overrides, ServiceLoader, config_problems
+from scaffold.project import find_project
+from scaffold.runtime.logconfig import configure_logging
+from scaffold.runtime.server import ServeOptions, ServiceApplication
+from scaffold.runtime.service import Service
+
+log = logging.getLogger("scaffold.server")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """``scaffold run``'s options."""
+
+    config_file: Path | None = None
+    binds: tuple[str, ...] = ()
+    admin_binds: tuple[str, ...] = ()
+    workers: int | None = None
+    reload: bool = False
+
+
+def route_table(service: Service) -> list[str]:
+    """One line per route: methods, template and resource, aligned."""
+    rows = [(" ".join(r.methods), r.template, r.resource) for r in service.routes()]
+    if not rows:
+        return ["(no routes)"]
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    return [f"{m:<{width[0]}}  {t:<{width[1]}}  {res}" for m, t, res in rows]
+
+
+def run_service(options: RunOptions) -> None:
+    """Serve the service in the current folder until the master exits.
+
+    The service is built once in this process first, so a broken config or factory fails
+    here with a clear message; then its modules are forgotten, so each worker (and each
+    reload) imports the code afresh.
+    """
+    project = find_project()
+    overrides = Overrides(options.binds, options.admin_binds, options.workers)
+    loader = ServiceLoader(project, options.config_file, overrides)
+    with config_problems(loader):
+        config = loader.load_config()
+        configure_logging(config.logging)
+        service = loader.build(config)
+    log.info("serving %s from %s", project.name, loader.config_path)
+    for line in route_table(service):
+        log.info("route %s", line)
+    loader.forget_modules()
+    application = ServiceApplication(
+        loader.load_config, loader.build, ServeOptions(name=project.name, reload=options.reload)
+    )
+    application.run()

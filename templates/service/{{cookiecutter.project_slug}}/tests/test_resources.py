@@ -1,0 +1,47 @@
+"""The greetings API, through the app port."""
+
+import pytest
+
+from scaffold.runtime.testing import client
+
+
+def test_get_greets_by_name(service):
+    """GET /v1/greetings/{name} greets in English by default."""
+    result = client(service).simulate_get("/v1/greetings/Ada")
+    assert result.status_code == 200
+    assert result.json == {"greeting": "Hello, Ada!", "language": "en"}
+
+
+@pytest.mark.parametrize(
+    ("language", "greeting"),
+    [("en", "Hello, Ada!"), ("fr", "Bonjour, Ada!"), ("es", "¡Hola, Ada!")],
+    ids=["english", "french", "spanish"],
+)
+def test_post_greets_in_language(service, language, greeting):
+    """POST /v1/greetings answers 201 in the language asked for."""
+    result = client(service).simulate_post(
+        "/v1/greetings", json={"name": "Ada", "language": language}
+    )
+    assert result.status_code == 201
+    assert result.json == {"greeting": greeting, "language": language}
+
+
+def test_post_defaults_to_english(service):
+    """Language is optional."""
+    result = client(service).simulate_post("/v1/greetings", json={"name": "Ada"})
+    assert result.json == {"greeting": "Hello, Ada!", "language": "en"}
+
+
+def test_post_rejects_invalid_body(service):
+    """An empty name and an unknown language are both reported, by field."""
+    result = client(service).simulate_post("/v1/greetings", json={"name": "", "language": "de"})
+    assert result.status_code == 422
+    assert result.headers["content-type"] == "application/problem+json"
+    assert sorted(e["field"] for e in result.json["errors"]) == ["language", "name"]
+
+
+def test_unknown_path_is_problem_json(service):
+    """Unknown paths answer 404 in the one error envelope."""
+    result = client(service).simulate_get("/v1/nothing-here")
+    assert result.status_code == 404
+    assert result.json["status"] == 404

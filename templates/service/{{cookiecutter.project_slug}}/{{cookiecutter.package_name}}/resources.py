@@ -1,0 +1,43 @@
+"""The HTTP resources of the example greetings API."""
+
+from typing import Any
+
+import falcon
+
+from scaffold.runtime import typed
+
+from {{ cookiecutter.package_name }}.schemas import GreetingRequestSchema, GreetingSchema
+
+TEMPLATES = {
+    "en": "Hello, {name}!",
+    "fr": "Bonjour, {name}!",
+    "es": "¡Hola, {name}!",
+}
+
+
+def greet(name: str, language: str) -> dict[str, str]:
+    """Return the greeting for `name` in `language`."""
+    return {"greeting": TEMPLATES[language].format(name=name), "language": language}
+
+
+class GreetingItem:
+    """/v1/greetings/{name}"""
+
+    def __init__(self, default_language: str) -> None:
+        self.default_language = default_language
+
+    @typed(response=GreetingSchema)
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
+        """Greet `name` in the default language."""
+        return greet(name, self.default_language)
+
+
+class GreetingCollection:
+    """/v1/greetings"""
+
+    @typed(request=GreetingRequestSchema, response=GreetingSchema, status=201)
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
+    ) -> dict[str, str]:
+        """Greet the person named in the body, in the language asked for."""
+        return greet(body["name"], body["language"])
