@@ -18,7 +18,7 @@ def check_service(config_file: Path | None = None) -> str:
         ServiceLoadError: The service's factory cannot be imported or fails.
     """
     loader = ServiceLoader(find_project(), config_file)
-    with config_problems(loader):
+    with config_problems():
         config = loader.load_config()
         service = loader.build(config)
     header = (

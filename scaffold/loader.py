@@ -121,18 +121,9 @@ class ServiceLoader:
 
 
 @contextmanager
-def config_problems(loader: ServiceLoader) -> Iterator[None]:
+def config_problems() -> Iterator[None]:
     """Turn the runtime's :class:`ConfigError` into the CLI's :class:`ConfigInvalid`."""
     try:
         yield
     except ConfigError as ex:
-        label = _relative(loader.config_path)
-        lines = [p if p.startswith((label, "--")) else p for p in ex.problems]
-        raise ConfigInvalid("\n".join(lines)) from ex
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        raise ConfigInvalid("\n".join(ex.problems)) from ex

@@ -13,9 +13,9 @@ from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
 
 from scaffold import __version__
+from scaffold.bundled import template_path
 from scaffold.exceptions import TargetExistsError, TemplateError
 from scaffold.names import package_name, validate_service_name
-from scaffold.bundled import template_path
 
 
 def scaffold_requirement(version: str = __version__) -> str:

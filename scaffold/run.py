@@ -45,7 +45,7 @@ def run_service(options: RunOptions) -> None:
     project = find_project()
     overrides = Overrides(options.binds, options.admin_binds, options.workers)
     loader = ServiceLoader(project, options.config_file, overrides)
-    with config_problems(loader):
+    with config_problems():
         config = loader.load_config()
         configure_logging(config.logging)
         service = loader.build(config)

@@ -83,9 +83,9 @@ def _mask(value: Any, secret_keys: set[str], *, under_secret: bool, path: tuple[
                 item,
                 secret_keys,
                 under_secret=under_secret
-                or path + (str(key),) == ("auth",)
+                or (*path, str(key)) == ("auth",)
                 or str(key).lower() in secret_keys,
-                path=path + (str(key),),
+                path=(*path, str(key)),
             )
             for key, item in value.items()
         }

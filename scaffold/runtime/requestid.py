@@ -10,7 +10,7 @@ import falcon
 
 HEADER = "X-Request-Id"
 MAX_LENGTH = 128
-_SANE = re.compile(r"[\x21-\x7e]{1,%d}" % MAX_LENGTH)
+_SANE = re.compile(rf"[\x21-\x7e]{{1,{MAX_LENGTH}}}")
 
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "scaffold_request_id", default=None

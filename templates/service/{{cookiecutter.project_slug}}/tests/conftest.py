@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from scaffold.runtime import Service, load_config
 
 from {{ cookiecutter.package_name }}.app import create_service

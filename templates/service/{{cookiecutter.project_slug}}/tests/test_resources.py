@@ -1,7 +1,6 @@
 """The greetings API, through the app port."""
 
 import pytest
-
 from scaffold.runtime.testing import client
 
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 import falcon
-
 from scaffold.runtime import typed
 
 from {{ cookiecutter.package_name }}.schemas import GreetingRequestSchema, GreetingSchema

@@ -1,0 +1,232 @@
+"""`scaffold new`: name rules, refusal to clobber, --force, options, atomic rendering."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scaffold.cli import main
+from scaffold.new import create_service, scaffold_requirement
+
+EXPECTED_FILES = [
+    "pyproject.toml",
+    "config.yml",
+    "README.md",
+    "CHANGELOG.md",
+    ".gitignore",
+    "acme_widgets/__init__.py",
+    "acme_widgets/app.py",
+    "acme_widgets/resources.py",
+    "acme_widgets/schemas.py",
+    "acme_widgets/health.py",
+    "tests/test_resources.py",
+    "tests/test_health.py",
+    "deploy/systemd/acme-widgets.service",
+    "deploy/systemd/acme-widgets.socket",
+    "deploy/k8s/deployment.yaml",
+    "deploy/k8s/service.yaml",
+    "Dockerfile",
+]
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["new", *args])
+    return result.exit_code, result.output
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_new_creates_the_documented_layout(tmp_path: Path) -> None:
+    """The generated service has every file DESIGN 4.2 lists."""
+    code, output = invoke("acme-widgets", "--output-dir", str(tmp_path), "--no-input")
+    assert code == 0, output
+    root = tmp_path / "acme-widgets"
+    for name in EXPECTED_FILES:
+        assert (root / name).is_file(), name
+    assert "scaffold run" in output
+
+
+def test_pyproject_points_at_the_factory(rendered_service: Path) -> None:
+    """[tool.scaffold] names the factory and config; scaffold is a pinned-range dependency."""
+    data = tomllib.loads((rendered_service / "pyproject.toml").read_text())
+    assert data["tool"]["scaffold"] == {
+        "service": "acme_widgets.app:create_service",
+        "config": "config.yml",
+    }
+    assert data["project"]["name"] == "acme-widgets"
+    assert data["project"]["dependencies"] == [scaffold_requirement()]
+    assert scaffold_requirement("0.1.0") == "scaffold>=0.1,<0.2"
+    assert scaffold_requirement("1.4.2") == "scaffold>=1.4,<2"
+
+
+def test_no_leftover_temporary_folders(tmp_path: Path) -> None:
+    """Rendering goes through a temporary folder that is gone afterwards."""
+    create_service("acme-widgets", tmp_path)
+    assert listing(tmp_path)[0] == "acme-widgets"
+    assert [p.name for p in tmp_path.iterdir()] == ["acme-widgets"]
+
+
+def test_description_reaches_readme_and_metadata(tmp_path: Path) -> None:
+    """--description is used in README and pyproject."""
+    code, _ = invoke("billing", "-o", str(tmp_path), "--description", "Bills people.", "--no-input")
+    assert code == 0
+    root = tmp_path / "billing"
+    assert "Bills people." in (root / "README.md").read_text()
+    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["description"] == (
+        "Bills people."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Acme", "lowercase"),
+        ("1acme", "lowercase"),
+        ("acme--widgets", "lowercase"),
+        ("acme-", "lowercase"),
+        ("-acme", "lowercase"),
+        ("acme_widgets", "lowercase"),
+        ("acme widgets", "lowercase"),
+        ("a" * 41, "41 characters"),
+        ("class", "keyword"),
+        ("match", "keyword"),
+        ("json", "standard library"),
+        ("email", "standard library"),
+        ("scaffold", "reserved"),
+        ("test", "reserved"),
+        ("tests", "reserved"),
+        ("", "empty"),
+    ],
+    ids=lambda v: v[:12] if isinstance(v, str) and v else "empty",
+)
+def test_bad_names_exit_2_and_write_nothing(tmp_path: Path, name: str, reason: str) -> None:
+    """A bad name is a usage error (exit 2) with a one-line reason; nothing is written."""
+    out = tmp_path / "out"
+    code, output = invoke("-o", str(out), "--no-input", "--", name)
+    assert code == 2
+    assert reason in output
+    assert len(output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_longest_valid_name(tmp_path: Path) -> None:
+    """40 characters is allowed."""
+    code, _ = invoke("a" * 40, "-o", str(tmp_path), "--no-input")
+    assert code == 0
+
+
+def test_existing_target_is_untouched(tmp_path: Path) -> None:
+    """An existing target exits 1 and is not modified."""
+    target = tmp_path / "acme-widgets"
+    target.mkdir()
+    (target / "mine.txt").write_text("precious")
+    code, output = invoke("acme-widgets", "-o", str(tmp_path), "--no-input")
+    assert code == 1
+    assert "already exists" in output
+    assert listing(target) == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["acme-widgets"]
+
+
+def test_force_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    """--force never replaces a non-empty folder that scaffold did not make."""
+    target = tmp_path / "acme-widgets"
+    target.mkdir()
+    (target / "mine.txt").write_text("precious")
+    code, output = invoke("acme-widgets", "-o", str(tmp_path), "--no-input", "--force")
+    assert code == 1
+    assert "not made by `scaffold new`" in output
+    assert (target / "mine.txt").read_text() == "precious"
+
+
+def test_force_refuses_a_file(tmp_path: Path) -> None:
+    """--force does not replace a file with the service's name."""
+    (tmp_path / "acme-widgets").write_text("a file")
+    code, _ = invoke("acme-widgets", "-o", str(tmp_path), "--no-input", "--force")
+    assert code == 1
+    assert (tmp_path / "acme-widgets").read_text() == "a file"
+
+
+def test_force_fills_an_empty_folder(tmp_path: Path) -> None:
+    """--force renders into an existing empty folder."""
+    (tmp_path / "acme-widgets").mkdir()
+    code, _ = invoke("acme-widgets", "-o", str(tmp_path), "--no-input", "--force")
+    assert code == 0
+    assert (tmp_path / "acme-widgets" / "config.yml").is_file()
+
+
+def test_force_replaces_a_service_scaffold_made(tmp_path: Path) -> None:
+    """--force replaces a folder made by `scaffold new`, leaving no old files behind."""
+    root = create_service("acme-widgets", tmp_path)
+    (root / "stale.txt").write_text("old")
+    code, _ = invoke("acme-widgets", "-o", str(tmp_path), "--no-input", "--force")
+    assert code == 0
+    assert not (root / "stale.txt").exists()
+    assert (root / "config.yml").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["acme-widgets"]
+
+
+def test_output_dir_is_created(tmp_path: Path) -> None:
+    """--output-dir may name a folder that does not exist yet."""
+    code, _ = invoke("acme-widgets", "-o", str(tmp_path / "a" / "b"), "--no-input")
+    assert code == 0
+    assert (tmp_path / "a" / "b" / "acme-widgets" / "pyproject.toml").is_file()
+
+
+def test_output_dir_that_is_a_file(tmp_path: Path) -> None:
+    """An --output-dir that is a file is a clear error."""
+    (tmp_path / "f").write_text("x")
+    code, output = invoke("acme-widgets", "-o", str(tmp_path / "f"), "--no-input")
+    assert code in (1, 2)
+    assert "Traceback" not in output
+
+
+def test_plain_cookiecutter_renders_the_template(tmp_path: Path, scaffold_bin: Path) -> None:
+    """`cookiecutter templates/service --no-input` works without scaffold's CLI."""
+    template = Path(__file__).resolve().parents[2] / "templates" / "service"
+    cookiecutter = scaffold_bin.parent / "cookiecutter"
+    result = subprocess.run(
+        [
+            str(cookiecutter),
+            str(template),
+            "--no-input",
+            "-o",
+            str(tmp_path / "out"),
+            "project_slug=billing-api",
+        ],
+        capture_output=True,
+        text=True,
+        env={"HOME": str(tmp_path), "PATH": str(scaffold_bin.parent)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "out" / "billing-api"
+    assert (root / "billing_api" / "app.py").is_file()
+    assert 'service = "billing_api.app:create_service"' in (root / "pyproject.toml").read_text()
+
+
+def test_plain_cookiecutter_refuses_a_bad_name(tmp_path: Path, scaffold_bin: Path) -> None:
+    """The template's own hook refuses names `scaffold new` refuses."""
+    template = Path(__file__).resolve().parents[2] / "templates" / "service"
+    result = subprocess.run(
+        [
+            str(scaffold_bin.parent / "cookiecutter"),
+            str(template),
+            "--no-input",
+            "-o",
+            str(tmp_path / "out"),
+            "project_slug=Bad_Name",
+        ],
+        capture_output=True,
+        text=True,
+        env={"HOME": str(tmp_path), "PATH": str(scaffold_bin.parent)},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "invalid service name" in result.stderr + result.stdout
+    assert not (tmp_path / "out" / "Bad_Name").exists()

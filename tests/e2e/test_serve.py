@@ -1,0 +1,231 @@
+"""`scaffold run` end to end: a real gunicorn master, real sockets, real signals."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BIN, ServerProcess, request
+
+pytestmark = pytest.mark.e2e
+
+
+def test_serves_the_app_and_the_admin_port(serve: Callable[..., ServerProcess]) -> None:
+    """The greeting API answers on the app port, ping on the admin port."""
+    server = serve("--workers", "1")
+    status, headers, body = request(server.app, "GET", "/v1/greetings/Ada")
+    assert status == 200
+    assert json.loads(body) == {"greeting": "Hello, Ada!", "language": "en"}
+    assert headers["x-request-id"]
+    status, _, body = request(
+        server.app,
+        "POST",
+        "/v1/greetings",
+        body=b'{"name": "Ada", "language": "fr"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert (status, json.loads(body)) == (201, {"greeting": "Bonjour, Ada!", "language": "fr"})
+    status, headers, body = request(server.admin, "GET", "/ping")
+    assert (status, body) == (200, b"pong")
+    assert headers["content-type"].startswith("text/plain")
+    status, _, body = request(server.admin, "GET", "/healthcheck")
+    assert status == 200
+    assert json.loads(body)["app"]["healthy"] is True
+
+
+def test_ports_are_chosen_by_socket_not_host_header(serve: Callable[..., ServerProcess]) -> None:
+    """A Host header naming the other port changes nothing: the accepting socket decides."""
+    server = serve("--workers", "1")
+    assert server.admin is not None and server.app is not None
+    admin_host = {"Host": f"{server.admin[0]}:{server.admin[1]}"}
+    app_host = {"Host": f"{server.app[0]}:{server.app[1]}"}
+    status, headers, _ = request(server.app, "GET", "/ping", headers=admin_host)
+    assert status == 404
+    assert headers["content-type"] == "application/problem+json"
+    status, _, _ = request(server.admin, "GET", "/v1/greetings/Ada", headers=app_host)
+    assert status == 404
+
+
+def test_startup_prints_addresses_and_routes(serve: Callable[..., ServerProcess]) -> None:
+    """The master logs where it listens and the route table."""
+    server = serve("--workers", "1")
+    assert "/v1/greetings/{name}" in server.output
+    assert "GET HEAD OPTIONS" in server.output
+    assert "acme_widgets.resources.GreetingItem" in server.output
+
+
+def test_workers_option(serve: Callable[..., ServerProcess]) -> None:
+    """--workers overrides server.workers."""
+    server = serve("--workers", "3")
+    deadline = time.monotonic() + 15
+    while server.output.count("Booting worker") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert server.output.count("Booting worker") == 3
+
+
+def test_chunked_body_over_the_limit_is_413(serve: Callable[..., ServerProcess]) -> None:
+    """A chunked body larger than server.max_body_bytes (1 MiB) is refused with 413."""
+    server = serve("--workers", "1")
+    payload = json.dumps({"name": "x" * (1024 * 1024 + 10)}).encode()
+    conn = http.client.HTTPConnection(*server.app, timeout=15)
+    try:
+        conn.putrequest("POST", "/v1/greetings")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for start in range(0, len(payload), 65536):
+            chunk = payload[start : start + 65536]
+            try:
+                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        else:
+            conn.send(b"0\r\n\r\n")
+        response = conn.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["status"] == 413
+    finally:
+        conn.close()
+
+
+def test_small_chunked_body_is_served(serve: Callable[..., ServerProcess]) -> None:
+    """A small chunked body is read to its end."""
+    server = serve("--workers", "1")
+    conn = http.client.HTTPConnection(*server.app, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            "/v1/greetings",
+            body=iter([b'{"name": ', b'"Ada"}']),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        assert response.status == 201
+        assert json.loads(response.read())["greeting"] == "Hello, Ada!"
+    finally:
+        conn.close()
+
+
+class Hammer:
+    """Sends GETs on fresh connections from a thread until stopped; records every outcome."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.greetings: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status, _, body = request(self.address, "GET", "/v1/greetings/Ada", timeout=10)
+            except OSError as ex:
+                self.failures.append(repr(ex))
+                continue
+            if status != 200:
+                self.failures.append(f"{status} {body[:200]!r}")
+            else:
+                self.greetings.append(json.loads(body)["greeting"])
+
+    def __enter__(self) -> Hammer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def wait_for(self, greeting: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while greeting not in self.greetings[-20:]:
+            if time.monotonic() > deadline:
+                pytest.fail(f"never saw {greeting!r}; last: {self.greetings[-3:]}")
+            time.sleep(0.05)
+
+
+def test_sighup_rereads_config_without_failed_requests(
+    serve: Callable[..., ServerProcess], service_root: Path
+) -> None:
+    """HUP re-reads config.yml and swaps workers while requests keep succeeding."""
+    server = serve("--workers", "2")
+    with Hammer(server.app) as hammer:
+        hammer.wait_for("Hello, Ada!")
+        config = service_root / "config.yml"
+        config.write_text(
+            config.read_text().replace("default_language: en", "default_language: fr")
+        )
+        server.signal(signal.SIGHUP)
+        hammer.wait_for("Bonjour, Ada!")
+        time.sleep(1.0)  # keep load on while the old workers retire
+    assert hammer.failures == []
+    assert len(hammer.greetings) > 20
+    assert hammer.greetings[-1] == "Bonjour, Ada!"
+    assert "config reloaded" in server.output
+
+
+def test_sighup_with_a_broken_config_keeps_serving(
+    serve: Callable[..., ServerProcess], service_root: Path
+) -> None:
+    """A reload with an invalid config is refused and logged; the old config keeps serving."""
+    server = serve("--workers", "1")
+    config = service_root / "config.yml"
+    config.write_text(config.read_text().replace("threads: 4", "threads: 0"))
+    server.signal(signal.SIGHUP)
+    server.wait_for_output("reload refused")
+    assert "server.threads: must be >= 1" in server.output
+    status, _, _ = request(server.app, "GET", "/v1/greetings/Ada")
+    assert status == 200
+    assert server.proc is not None and server.proc.poll() is None
+
+
+def test_sigterm_exits_cleanly_after_in_flight_requests(
+    serve: Callable[..., ServerProcess],
+) -> None:
+    """SIGTERM lets the master and workers exit with status 0."""
+    server = serve("--workers", "2")
+    assert request(server.app, "GET", "/v1/greetings/Ada")[0] == 200
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 15
+    assert "Shutting down" in server.output
+    assert "Traceback" not in server.output
+
+
+def test_invalid_config_fails_before_binding(service_root: Path) -> None:
+    """A broken config stops `scaffold run` at once with the problem, not a traceback."""
+    config = service_root / "config.yml"
+    config.write_text(config.read_text().replace("threads: 4", "threads: zero"))
+    result = subprocess.run(
+        [str(BIN / "scaffold"), "run", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"],
+        cwd=service_root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "server.threads: not a valid integer"
+
+
+def test_invalid_bind_option(service_root: Path) -> None:
+    """A malformed --bind is reported as the option's problem."""
+    result = subprocess.run(
+        [str(BIN / "scaffold"), "run", "--bind", "localhost"],
+        cwd=service_root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "--bind: 'localhost' is not HOST:PORT, [IPv6]:PORT or unix:PATH"

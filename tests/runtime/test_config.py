@@ -1,0 +1,198 @@
+"""Config loading (DESIGN 4.3): substitution, defaults, validation errors by dotted key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from marshmallow import Schema, fields, validate
+
+from scaffold.runtime import ConfigError, load_config, parse_config
+from scaffold.runtime.config import MASK
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, env=env or {})
+    return info.value.problems
+
+
+def test_empty_file_gives_documented_defaults() -> None:
+    """An empty file is every key at its documented default."""
+    config = parse_config("", env={})
+    assert config.server.bind == ("127.0.0.1:8080",)
+    assert config.server.admin_bind == ("127.0.0.1:8081",)
+    assert config.server.workers == 2
+    assert config.server.threads == 4
+    assert config.server.graceful_timeout == 30
+    assert config.server.drain_seconds == 0
+    assert config.server.max_body_bytes == 1048576
+    assert config.server.max_in_flight is None
+    assert config.server.tls is None
+    assert config.logging.level == "INFO"
+    assert config.logging.access_log == "-"
+    assert config.logging.request_log is None
+    assert config.logging.redact_headers == (
+        "Authorization",
+        "Cookie",
+        "Set-Cookie",
+        "Proxy-Authorization",
+    )
+    assert config.logging.redact_fields == ("password", "token", "secret")
+    assert config.metrics.statsd is None
+    assert config.cors.allow_origins == ()
+    assert config.cors.allow_credentials is False
+    assert config.auth.basic is None
+    assert config.openapi is True
+    assert dict(config.app) == {}
+
+
+def test_bind_may_be_a_list() -> None:
+    """server.bind takes a string or a list."""
+    config = parse_config('server: {bind: ["127.0.0.1:1", "unix:/tmp/a.sock"]}', env={})
+    assert config.server.bind == ("127.0.0.1:1", "unix:/tmp/a.sock")
+
+
+def test_variables_are_substituted() -> None:
+    """${VAR} and ${VAR:-default} are replaced before parsing."""
+    text = "server:\n  workers: ${W}\n  threads: ${T:-8}\n  bind: '${B:-127.0.0.1:9}'\n"
+    config = parse_config(text, env={"W": "3", "B": "127.0.0.1:7"})
+    assert (config.server.workers, config.server.threads) == (3, 8)
+    assert config.server.bind == ("127.0.0.1:7",)
+
+
+def test_escaped_dollar_stays_literal() -> None:
+    """$${X} is a literal ${X}."""
+    config = parse_config("app: {template: '$${NAME}'}", env={})
+    assert config.app["template"] == "${NAME}"
+
+
+def test_undefined_variable_names_line() -> None:
+    """A variable without default that is not set is an error naming it and its line."""
+    assert problems("server:\n  workers: ${WORKERS}\n") == [
+        "config:2: ${WORKERS} is not set and has no default"
+    ]
+
+
+def test_comment_lines_are_not_substituted() -> None:
+    """Whole-line comments may mention ${VAR} freely."""
+    assert parse_config("# set ${ANYTHING} here\nopenapi: false\n", env={}).openapi is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("server: {workers: 0}", "server.workers: must be >= 1"),
+        ("server: {threads: -1}", "server.threads: must be >= 1"),
+        ("server: {workers: two}", "server.workers: not a valid integer"),
+        (
+            "server: {bind: 'nonsense'}",
+            "server.bind: 'nonsense' is not HOST:PORT, [IPv6]:PORT or unix:PATH",
+        ),
+        ("server: {bind: '127.0.0.1:70000'}", "server.bind: port 70000 is out of range 0..65535"),
+        (
+            "server: {bind: ':1', admin_bind: ':1'}",
+            "server.admin_bind: :1 is also in server.bind; the admin port must be separate",
+        ),
+        ("server: {tls: {certfile: a.pem}}", "server.tls.keyfile: missing data for required field"),
+        (
+            "server: {tls: {certfile: a, keyfile: b, profile: old}}",
+            "server.tls.profile: must be one of: modern, intermediate",
+        ),
+        (
+            "logging: {level: LOUD}",
+            "logging.level: must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+        ("metrics: {statsd: {port: 0}}", "metrics.statsd.port: must be 1..65535"),
+        (
+            "cors: {allow_origins: ['example.com']}",
+            "cors.allow_origins: 'example.com' is not an origin like https://app.example.com (no path)",
+        ),
+        (
+            "cors: {allow_origins: ['*'], allow_credentials: true}",
+            'cors.allow_credentials: cannot be true with allow_origins ["*"]; list the origins instead',
+        ),
+        ("openapi: maybe", "openapi: not a valid boolean"),
+    ],
+    ids=lambda v: v if len(v) < 30 else None,
+)
+def test_invalid_values_name_the_dotted_key(text: str, expected: str) -> None:
+    """Every validation error names its dotted key and the problem."""
+    assert problems(text) == [expected]
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    """Unknown keys are errors with a did-you-mean hint."""
+    assert problems("server: {wokers: 2}") == [
+        "server.wokers: unknown key; did you mean 'workers'?"
+    ]
+    assert problems("loging: {}") == ["loging: unknown key; did you mean 'logging'?"]
+
+
+def test_unknown_key_without_close_match_lists_keys() -> None:
+    """With no close match, the known keys are listed."""
+    (line,) = problems("metrics: {prometheus: {}}")
+    assert line == "metrics.prometheus: unknown key (known keys: statsd)"
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    """Several problems give one line each."""
+    lines = problems("server: {workers: 0, threads: 0}\nlogging: {level: LOUD}")
+    assert len(lines) == 3
+
+
+def test_yaml_syntax_error_has_position() -> None:
+    """Broken YAML names the line and column."""
+    (line,) = problems("server:\n  workers: [1, 2\n")
+    assert line.startswith("config:3:1: invalid YAML")
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    """A list at the top level is refused clearly."""
+    assert problems("- a\n- b\n") == [
+        "config: the top level must be a mapping of sections, not list"
+    ]
+
+
+def test_empty_sections_are_defaults() -> None:
+    """A section with only comments under it counts as empty."""
+    config = parse_config("metrics:\n  # statsd: {}\nserver:\n", env={})
+    assert config.metrics.statsd is None
+    assert config.server.workers == 2
+
+
+class AppSettings(Schema):
+    greeting = fields.String(required=True, validate=validate.Length(min=1))
+
+
+def test_app_section_is_validated_by_the_service_schema() -> None:
+    """The service's own schema validates `app:`; errors say app.<key>."""
+    config = parse_config("app: {greeting: hi}", env={})
+    assert config.load_app(AppSettings()) == {"greeting": "hi"}
+    bad = parse_config("app: {greting: hi}", env={})
+    with pytest.raises(ConfigError) as info:
+        bad.load_app(AppSettings())
+    assert sorted(info.value.problems) == [
+        "app.greeting: missing data for required field",
+        "app.greting: unknown key; did you mean 'greeting'?",
+    ]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A missing file is one clear problem."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yml")
+
+
+def test_effective_masks_secrets() -> None:
+    """The effective config masks auth values and redact_fields keys, nothing else."""
+    text = (
+        "auth: {basic: {realm: r, users: {alice: 'pbkdf2$hash'}}}\n"
+        "app: {db: {password: hunter2, host: db.local}}\n"
+    )
+    effective = parse_config(text, env={}).effective()
+    assert effective["auth"]["basic"]["users"] == {"alice": MASK}
+    assert effective["app"]["db"] == {"password": MASK, "host": "db.local"}
+    assert effective["server"]["workers"] == 2
+    assert "hunter2" not in str(effective)
+    assert "pbkdf2$hash" not in str(effective)
