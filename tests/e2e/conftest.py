@@ -18,7 +18,7 @@ import pytest
 from scaffold.new import create_service
 
 BIN = Path(sys.executable).parent
-LISTENING = re.compile(r"(app|admin) listening on http://([\d.]+):(\d+)")
+LISTENING = re.compile(r"(app|admin) listening on https?://([\d.]+):(\d+)")
 START_TIMEOUT = 30.0
 
 
