@@ -14,7 +14,7 @@ def check_service(config_file: Path | None = None) -> str:
     """Validate the config (and the service built from it); return it as masked YAML.
 
     Raises:
-        ConfigInvalid: One line per problem, each naming its dotted key.
+        InvalidConfigError: One line per problem, each naming its dotted key.
         ServiceLoadError: The service's factory cannot be imported or fails.
     """
     loader = ServiceLoader(find_project(), config_file)

@@ -18,7 +18,7 @@ class UsageError(ScaffoldError):
     exit_code = 2
 
 
-class InvalidServiceName(UsageError):
+class InvalidServiceNameError(UsageError):
     """A service name breaks the naming rules."""
 
 
@@ -30,7 +30,7 @@ class TemplateError(ScaffoldError):
     """The template could not be rendered."""
 
 
-class ProjectNotFound(ScaffoldError):
+class ProjectNotFoundError(ScaffoldError):
     """No ``pyproject.toml`` with a ``[tool.scaffold]`` table was found."""
 
 
@@ -38,7 +38,7 @@ class ServiceLoadError(ScaffoldError):
     """The service's factory could not be imported or built."""
 
 
-class ConfigInvalid(ScaffoldError):
+class InvalidConfigError(ScaffoldError):
     """The config has problems; the CLI prints one ``dotted.key: problem`` line each."""
 
     prefix = ""

@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from scaffold.exceptions import ConfigInvalid, ServiceLoadError
+from scaffold.exceptions import InvalidConfigError, ServiceLoadError
 from scaffold.project import ServiceProject
 from scaffold.runtime import Config, ConfigError, Service, ServiceError, load_config
 from scaffold.runtime.config_schema import parse_bind
@@ -122,8 +122,8 @@ class ServiceLoader:
 
 @contextmanager
 def config_problems() -> Iterator[None]:
-    """Turn the runtime's :class:`ConfigError` into the CLI's :class:`ConfigInvalid`."""
+    """Turn the runtime's :class:`ConfigError` into the CLI's :class:`InvalidConfigError`."""
     try:
         yield
     except ConfigError as ex:
-        raise ConfigInvalid("\n".join(ex.problems)) from ex
+        raise InvalidConfigError("\n".join(ex.problems)) from ex

@@ -6,7 +6,7 @@ import keyword
 import re
 import sys
 
-from scaffold.exceptions import InvalidServiceName
+from scaffold.exceptions import InvalidServiceNameError
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_LENGTH = 40
@@ -22,28 +22,28 @@ def validate_service_name(name: str) -> str:
     """Return ``name`` if it is a valid service name.
 
     Raises:
-        InvalidServiceName: With a one-line reason and an example of a valid name.
+        InvalidServiceNameError: With a one-line reason and an example of a valid name.
     """
     if not name:
         msg = "the service name is empty; use lowercase words joined by '-', e.g. acme-widgets"
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     if len(name) > MAX_LENGTH:
         msg = f"service name {name!r} is {len(name)} characters long; the limit is {MAX_LENGTH}"
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     if not NAME_PATTERN.match(name):
         msg = (
             f"invalid service name {name!r}: use lowercase letters and digits, starting with "
             "a letter, words joined by single '-' (e.g. acme-widgets)"
         )
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     package = package_name(name)
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
         msg = f"invalid service name {name!r}: {package!r} is a Python keyword"
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     if package in sys.stdlib_module_names:
         msg = f"invalid service name {name!r}: {package!r} would shadow the standard library module"
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     if name in RESERVED or package in RESERVED:
         msg = f"invalid service name {name!r}: it is reserved ({', '.join(sorted(RESERVED))})"
-        raise InvalidServiceName(msg)
+        raise InvalidServiceNameError(msg)
     return name

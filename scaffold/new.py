@@ -81,7 +81,7 @@ def create_service(
         The new service's folder.
 
     Raises:
-        InvalidServiceName: ``name`` breaks the naming rules.
+        InvalidServiceNameError: ``name`` breaks the naming rules.
         TargetExistsError: The target exists and may not be replaced.
         TemplateError: Rendering failed.
     """

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scaffold.exceptions import ProjectNotFound
+from scaffold.exceptions import ProjectNotFoundError
 
 DEFAULT_CONFIG = "config.yml"
 
@@ -35,7 +35,7 @@ def find_project(start: Path | None = None) -> ServiceProject:
     """Return the nearest service project at or above ``start`` (default: the cwd).
 
     Raises:
-        ProjectNotFound: No ``pyproject.toml`` with ``[tool.scaffold]`` on the way up,
+        ProjectNotFoundError: No ``pyproject.toml`` with ``[tool.scaffold]`` on the way up,
             or that table lacks ``service``.
     """
     here = (start or Path.cwd()).resolve()
@@ -47,7 +47,7 @@ def find_project(start: Path | None = None) -> ServiceProject:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as ex:
             msg = f"{candidate}: cannot read it: {ex}"
-            raise ProjectNotFound(msg) from ex
+            raise ProjectNotFoundError(msg) from ex
         table = data.get("tool", {}).get("scaffold")
         if table is None:
             continue
@@ -56,24 +56,24 @@ def find_project(start: Path | None = None) -> ServiceProject:
         f"no pyproject.toml with a [tool.scaffold] table in {here} or above; "
         "run this inside a service made by `scaffold new`"
     )
-    raise ProjectNotFound(msg)
+    raise ProjectNotFoundError(msg)
 
 
 def _project_from(root: Path, data: dict[str, Any], table: Any, source: Path) -> ServiceProject:
     if not isinstance(table, dict):
         msg = f"{source}: [tool.scaffold] must be a table"
-        raise ProjectNotFound(msg)
+        raise ProjectNotFoundError(msg)
     factory = table.get("service")
     if not isinstance(factory, str) or ":" not in factory:
         msg = (
             f'{source}: [tool.scaffold] service must be "module:callable", '
             'e.g. service = "acme_widgets.app:create_service"'
         )
-        raise ProjectNotFound(msg)
+        raise ProjectNotFoundError(msg)
     config = table.get("config", DEFAULT_CONFIG)
     if not isinstance(config, str):
         msg = f"{source}: [tool.scaffold] config must be a path string"
-        raise ProjectNotFound(msg)
+        raise ProjectNotFoundError(msg)
     name = data.get("project", {}).get("name", root.name)
     return ServiceProject(
         root=root,

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold.inspect_service import route_table
 from scaffold.loader import Overrides, ServiceLoader, config_problems
 from scaffold.project import find_project
 from scaffold.runtime.logconfig import configure_logging
 from scaffold.runtime.server import ServeOptions, ServiceApplication
-from scaffold.runtime.service import Service
 
 log = logging.getLogger("scaffold.server")
 
@@ -24,15 +24,6 @@ class RunOptions:
     admin_binds: tuple[str, ...] = ()
     workers: int | None = None
     reload: bool = False
-
-
-def route_table(service: Service) -> list[str]:
-    """One line per route: methods, template and resource, aligned."""
-    rows = [(" ".join(r.methods), r.template, r.resource) for r in service.routes()]
-    if not rows:
-        return ["(no routes)"]
-    width = [max(len(row[i]) for row in rows) for i in range(2)]
-    return [f"{m:<{width[0]}}  {t:<{width[1]}}  {res}" for m, t, res in rows]
 
 
 def run_service(options: RunOptions) -> None:

@@ -4,18 +4,25 @@ from scaffold.runtime.config import Config, load_config, parse_config
 from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import ConfigError, DefinitionError, ServiceError
 from scaffold.runtime.health import HealthResult
+from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
 from scaffold.runtime.service import Namespace, RouteInfo, Service
+from scaffold.runtime.tasks import TaskError
 from scaffold.runtime.typed import typed
 
 __all__ = [
     "Config",
     "ConfigError",
+    "Counter",
     "DefinitionError",
+    "Gauge",
     "HealthResult",
+    "MetricsRegistry",
     "Namespace",
     "RouteInfo",
     "Service",
     "ServiceError",
+    "TaskError",
+    "Timer",
     "ValidationProblem",
     "load_config",
     "parse_config",

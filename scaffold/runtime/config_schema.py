@@ -19,6 +19,7 @@ from marshmallow import (
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TLS_PROFILES = ("modern", "intermediate")
+ACCESS_LOG_FORMATS = ("combined", "extended")  # extended = combined + " %D <request id>"
 DEFAULT_REDACT_HEADERS = ("Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization")
 DEFAULT_REDACT_FIELDS = ("password", "token", "secret")
 
@@ -158,6 +159,7 @@ class LoggingConfig:
 
     level: str = "INFO"
     access_log: str | None = "-"
+    access_log_format: str = "combined"
     request_log: str | None = None
     redact_headers: tuple[str, ...] = DEFAULT_REDACT_HEADERS
     redact_fields: tuple[str, ...] = DEFAULT_REDACT_FIELDS
@@ -171,6 +173,7 @@ class _UpperString(fields.String):
 class LoggingSchema(_Section):
     level = _UpperString(load_default="INFO", validate=_one_of(LOG_LEVELS))
     access_log = fields.String(load_default="-", allow_none=True)
+    access_log_format = fields.String(load_default="combined", validate=_one_of(ACCESS_LOG_FORMATS))
     request_log = fields.String(load_default=None, allow_none=True)
     redact_headers = fields.List(fields.String(), load_default=list(DEFAULT_REDACT_HEADERS))
     redact_fields = fields.List(fields.String(), load_default=list(DEFAULT_REDACT_FIELDS))

@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 log = logging.getLogger("scaffold.health")
 
@@ -37,7 +36,7 @@ class HealthResult:
         return cls(False, message)
 
 
-CheckReturn = Union[HealthResult, bool, None]
+CheckReturn = HealthResult | bool | None
 HealthCheck = Callable[[], CheckReturn]
 """A check returns a :class:`HealthResult`, ``True``/``None`` (healthy) or ``False``, or raises."""
 

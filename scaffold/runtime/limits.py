@@ -1,7 +1,8 @@
-"""Request body limits: 413 for bodies over ``server.max_body_bytes``, chunked included."""
+"""Request limits: 413 over ``server.max_body_bytes`` (chunked too), 503 over ``max_in_flight``."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import falcon
@@ -62,3 +63,32 @@ class BodyLimitMiddleware:
             limited = LimitedStream(req.stream, self.limit)
             req.env["wsgi.input"] = limited
             req.stream = limited
+
+
+class ConcurrencyLimitMiddleware:
+    """Shed requests beyond ``limit`` in flight in this worker: 503 with ``Retry-After``.
+
+    It runs before body parsing, auth and the handler, so a shed request costs almost nothing.
+    """
+
+    def __init__(self, limit: int, retry_after: int = 1) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Take a slot or shed the request."""
+        if not self._slots.acquire(blocking=False):
+            raise falcon.HTTPServiceUnavailable(
+                description=f"More than {self.limit} requests are in flight; retry shortly.",
+                retry_after=self.retry_after,
+            )
+        req.context.in_flight_slot = True
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        """Give the slot back, whatever happened."""
+        if getattr(req.context, "in_flight_slot", False):
+            req.context.in_flight_slot = False
+            self._slots.release()

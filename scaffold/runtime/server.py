@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
+import mmap
+import os
+import signal
 import socket
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
+from scaffold.runtime._logfile import reopen_log_files
 from scaffold.runtime.config import Config
 from scaffold.runtime.exceptions import ConfigError
 from scaffold.runtime.logconfig import configure_logging
@@ -96,6 +103,51 @@ class PortDispatch:
         return self.app(environ, start_response)
 
 
+class SharedFlag:
+    """A flag the gunicorn master raises and every worker sees (one shared-memory byte).
+
+    Made before the workers fork, so parent and children map the same page.
+    """
+
+    def __init__(self) -> None:
+        self._page = mmap.mmap(-1, 1)
+
+    def set(self) -> None:
+        """Raise the flag."""
+        self._page[0] = 1
+
+    def clear(self) -> None:
+        """Lower the flag."""
+        self._page[0] = 0
+
+    def is_set(self) -> bool:
+        """Whether the flag is up."""
+        return self._page[0] == 1
+
+
+class DrainingArbiter(Arbiter):  # type: ignore[misc]
+    """A gunicorn master that drains before a graceful stop.
+
+    With ``server.drain_seconds`` > 0, the first ``SIGTERM`` only raises the shared draining
+    flag: every worker keeps serving, and ``/health/ready`` answers 503 so load balancers
+    stop sending traffic. ``drain_seconds`` later (or at a second ``SIGTERM``) the usual
+    graceful stop begins: listeners close, workers finish in-flight requests within
+    ``server.graceful_timeout``. ``SIGINT`` and ``SIGQUIT`` stop at once, as in gunicorn.
+    """
+
+    def handle_term(self) -> None:
+        """Drain first, then stop gracefully."""
+        app: ServiceApplication = self.app
+        seconds = app.config.server.drain_seconds
+        if seconds <= 0 or app.draining.is_set():
+            raise StopIteration
+        app.draining.set()
+        log.info("draining: /health/ready answers 503 for %gs, then graceful stop", seconds)
+        timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """What ``scaffold run`` adds to the config: a process name and code reloading."""
@@ -124,7 +176,16 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         self.options = options or ServeOptions()
         self.config = load_config()
         self.listeners = ListenerMap()
+        self.draining = SharedFlag()
         super().__init__()
+
+    def run(self) -> None:
+        """Run the gunicorn master (with draining) until it exits."""
+        try:
+            DrainingArbiter(self).run()
+        except RuntimeError as ex:
+            print(f"\nError: {ex}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
     # gunicorn's hooks ---------------------------------------------------------------
 
@@ -138,6 +199,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         """Build the service in a worker and return the socket dispatcher."""
         configure_logging(self.config.logging)
         service = self._build(self.config)
+        service.lifecycle.follow(self.draining)
         return PortDispatch(service.app, service.admin, self.listeners)
 
     def reload(self) -> None:
@@ -170,6 +232,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
             "reload": self.options.reload,
             "when_ready": self._when_ready,
             "on_reload": self._on_reload,
+            "post_worker_init": _reopen_on_usr1,
             # gunicorn >= 24 opens a control socket in $HOME by default; we need none, and
             # two services on one host must not fight over it.
             "control_socket_disable": True,
@@ -192,3 +255,20 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
 
     def _on_reload(self, arbiter: Any) -> None:
         self._classify(arbiter)
+
+
+def _reopen_on_usr1(worker: Any) -> None:
+    """Make a worker's ``USR1`` also reopen the access and request logs (for logrotate).
+
+    gunicorn's own handler reopens only its loggers' files; ours chains to it. The master
+    forwards ``USR1`` to every worker.
+    """
+    previous = signal.getsignal(signal.SIGUSR1)
+
+    def on_usr1(signum: int, frame: Any) -> None:
+        reopen_log_files()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    signal.siginterrupt(signal.SIGUSR1, False)

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
 
-from scaffold.runtime.admin import Lifecycle, build_admin_app
+from scaffold.runtime._logfile import LogFile
+from scaffold.runtime.accesslog import AccessLog
+from scaffold.runtime.admin import Lifecycle, add_task_route, build_admin_app
+from scaffold.runtime.auth import BasicAuthMiddleware
 from scaffold.runtime.config import Config
+from scaffold.runtime.cors import CORSMiddleware
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.exceptions import DefinitionError
 from scaffold.runtime.health import DEFAULT_TIMEOUT, HealthCheck, HealthRegistry
-from scaffold.runtime.limits import BodyLimitMiddleware
+from scaffold.runtime.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
+from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
+from scaffold.runtime.observe import (
+    ROOT,
+    UNMATCHED,
+    ObserveMiddleware,
+    RouteMetrics,
+    route_metric_name,
+)
+from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource
 from scaffold.runtime.requestid import RequestIdMiddleware
+from scaffold.runtime.requestlog import RequestLog
 from scaffold.runtime.routing import Router
+from scaffold.runtime.statsdsink import StatsdSink
+from scaffold.runtime.tasks import LogLevelTask, TaskFunc, TaskRegistry, run_gc
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,7 @@ class RouteInfo:
     methods: tuple[str, ...]
     resource: str
     suffix: str | None = None
+    resource_object: object = field(default=None, compare=False, repr=False)
 
 
 def _join(prefix: str, template: str) -> str:
@@ -61,6 +79,12 @@ class Service:
     Attributes:
         app: The WSGI app of the app port (a :class:`falcon.App`).
         admin: The WSGI app of the admin port.
+        metrics: This process's :class:`MetricsRegistry` (the admin port's ``/metrics``).
+        statsd: The statsd sink, or ``None`` when ``metrics.statsd`` is absent.
+        tasks: The admin tasks (``gc`` and ``log-level`` built in).
+
+    Raises:
+        ConfigError: The access or request log file cannot be opened.
     """
 
     def __init__(self, name: str, config: Config | None = None) -> None:
@@ -69,15 +93,63 @@ class Service:
         self.lifecycle = Lifecycle()
         self.health = HealthRegistry()
         self._routes: list[RouteInfo] = []
+        self._metric_names: dict[str, str] = {}
         self._router = Router()
-        middleware: list[Any] = [
-            RequestIdMiddleware(),
-            BodyLimitMiddleware(self.config.server.max_body_bytes),
-        ]
-        self.app: falcon.App[Any, Any] = falcon.App(middleware=middleware, router=self._router)
+        self.statsd = _statsd_sink(self.config, name)
+        self.metrics = MetricsRegistry(self.statsd)
+        self._log_files: list[LogFile] = []
+        observe = ObserveMiddleware(
+            access_log=self._access_log(),
+            request_log=self._request_log(),
+            metrics=RouteMetrics(self.metrics, self.statsd),
+        )
+        self.app: falcon.App[Any, Any] = falcon.App(
+            middleware=self._middleware(observe), router=self._router
+        )
         self.app.req_options.strip_url_path_trailing_slash = True
         install_error_handling(self.app)
-        self.admin = build_admin_app(self.health, self.lifecycle)
+        if self.config.openapi:
+            # Served but not listed: the document describes the service's own routes.
+            self.app.add_route(OPENAPI_PATH, OpenAPIResource(self))
+        self.tasks = TaskRegistry()
+        self.tasks.add("gc", run_gc, "Run a full garbage collection in the worker that answers.")
+        self.tasks.add(
+            "log-level",
+            LogLevelTask(),
+            "Set ?logger=NAME (default root) to ?level=LEVEL for ?duration=SECONDS (600).",
+        )
+        self.admin = build_admin_app(self.health, self.lifecycle, self.metrics, self.tasks)
+
+    def _middleware(self, observe: ObserveMiddleware) -> list[Any]:
+        """The app port's middleware in DESIGN 3's fixed order."""
+        server = self.config.server
+        middleware: list[Any] = [RequestIdMiddleware(), observe]
+        if server.max_in_flight is not None:
+            middleware.append(ConcurrencyLimitMiddleware(server.max_in_flight))
+        middleware.append(BodyLimitMiddleware(server.max_body_bytes))
+        if self.config.cors.allow_origins:
+            middleware.append(CORSMiddleware(self.config.cors))
+        if self.config.auth.basic is not None:
+            middleware.append(BasicAuthMiddleware(self.config.auth.basic))
+        return middleware
+
+    def _access_log(self) -> AccessLog | None:
+        logging = self.config.logging
+        if logging.access_log is None:
+            return None
+        log_file = LogFile(logging.access_log, key="logging.access_log")
+        self._log_files.append(log_file)
+        return AccessLog(log_file, extended=logging.access_log_format == "extended")
+
+    def _request_log(self) -> RequestLog | None:
+        logging = self.config.logging
+        if logging.request_log is None:
+            return None
+        log_file = LogFile(logging.request_log, key="logging.request_log")
+        self._log_files.append(log_file)
+        return RequestLog(
+            log_file, redact_headers=logging.redact_headers, redact_fields=logging.redact_fields
+        )
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
         """Serve ``resource``'s ``on_<method>`` responders at ``template``.
@@ -93,13 +165,15 @@ class Service:
         if methods == ["OPTIONS"]:
             msg = f"{type(resource).__name__} at {template} has no on_<method> responders"
             raise DefinitionError(msg)
+        metric_name = self._metric_name(template)
         try:
             self.app.add_route(template, resource, suffix=suffix)
         except ValueError as ex:
             msg = f"route {template}: {ex}"
             raise DefinitionError(msg) from ex
+        self._metric_names[metric_name] = template
         name = f"{type(resource).__module__}.{type(resource).__qualname__}"
-        self._routes.append(RouteInfo(template, tuple(methods), name, suffix))
+        self._routes.append(RouteInfo(template, tuple(methods), name, suffix, resource))
 
     def namespace(self, prefix: str) -> Namespace:
         """Return a :class:`Namespace` that adds routes under ``prefix``."""
@@ -126,6 +200,57 @@ class Service:
         except (ValueError, TypeError) as ex:
             raise DefinitionError(str(ex)) from ex
 
+    def _metric_name(self, template: str) -> str:
+        """The route's metric name, which no other route may share (DESIGN 4.6)."""
+        name = route_metric_name(template)
+        other = self._metric_names.get(name)
+        if other is not None or (name == UNMATCHED) or (name == ROOT and template != "/"):
+            taken_by = other or ("unmatched requests" if name == UNMATCHED else "the route /")
+            msg = (
+                f"route {template} would be named {name!r} in metrics, like {taken_by}; "
+                "rename one of them"
+            )
+            raise DefinitionError(msg)
+        return name
+
+    def add_task(self, name: str, func: TaskFunc, *, description: str | None = None) -> None:
+        """Offer ``func`` as ``POST /tasks/<name>`` on the admin port.
+
+        Args:
+            name: Lowercase letters, digits, ``-`` and ``_``.
+            func: Called with the query parameters (``dict[str, str]``); returns what the
+                response's ``result`` shows (JSON-able or ``None``); raises
+                :class:`TaskError` for bad parameters (400).
+            description: Shown by ``GET /tasks`` (default: the first docstring line).
+
+        Raises:
+            DefinitionError: The name is taken or malformed, or ``func`` is not callable.
+        """
+        try:
+            task = self.tasks.add(name, func, description)
+        except (ValueError, TypeError) as ex:
+            raise DefinitionError(str(ex)) from ex
+        add_task_route(self.admin, task)
+
+    def counter(self, name: str) -> Counter:
+        """The counter ``name`` (``/metrics`` and statsd ``<prefix>.<name>``), made on first use."""
+        return self.metrics.counter(name)
+
+    def timer(self, name: str) -> Timer:
+        """The timer ``name``: ``with service.timer("db.query"):`` or ``@service.timer(...)``."""
+        return self.metrics.timer(name)
+
+    def gauge(self, name: str, read: Callable[[], float] | None = None) -> Gauge:
+        """The gauge ``name``: ``.set(value)``, or ``read`` called at every ``/metrics``."""
+        return self.metrics.gauge(name, read)
+
+    def close(self) -> None:
+        """Close the log files and the statsd socket (done anyway when garbage collected)."""
+        for log_file in self._log_files:
+            log_file.close()
+        if self.statsd is not None:
+            self.statsd.close()
+
     def routes(self) -> list[RouteInfo]:
         """The app port's routes in the order they were added."""
         return list(self._routes)
@@ -133,3 +258,10 @@ class Service:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         """Serve the app port (so a ``Service`` is itself a WSGI app)."""
         return self.app(environ, start_response)
+
+
+def _statsd_sink(config: Config, name: str) -> StatsdSink | None:
+    statsd = config.metrics.statsd
+    if statsd is None:
+        return None
+    return StatsdSink(statsd.host, statsd.port, statsd.prefix or name)

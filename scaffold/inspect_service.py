@@ -1,0 +1,37 @@
+"""``scaffold routes`` and ``scaffold openapi``: look at a service without serving it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scaffold.loader import ServiceLoader, config_problems
+from scaffold.project import find_project
+from scaffold.runtime.openapi import build_openapi
+from scaffold.runtime.service import Service
+
+
+def load_service(config_file: Path | None = None) -> Service:
+    """Build the service of the current project (no ports are opened).
+
+    Raises:
+        InvalidConfigError: The config has problems.
+        ServiceLoadError: The factory cannot be imported or fails.
+    """
+    loader = ServiceLoader(find_project(), config_file)
+    with config_problems():
+        return loader.build(loader.load_config())
+
+
+def route_table(service: Service) -> list[str]:
+    """One line per route: methods, template and resource, aligned."""
+    rows = [(" ".join(r.methods), r.template, r.resource) for r in service.routes()]
+    if not rows:
+        return ["(no routes)"]
+    width = [max(len(row[i]) for row in rows) for i in range(2)]
+    return [f"{m:<{width[0]}}  {t:<{width[1]}}  {res}" for m, t, res in rows]
+
+
+def openapi_json(service: Service, version: str) -> str:
+    """The service's OpenAPI document as indented JSON."""
+    return json.dumps(build_openapi(service, version=version), indent=2) + "\n"

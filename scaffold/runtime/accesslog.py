@@ -1,0 +1,141 @@
+"""The app port's access log: one Apache *combined* line per request.
+
+``%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"``, exactly as Apache writes it, so
+every combined-format parser (GoAccess, AWStats, ``apachelogs``) reads it. The ``extended``
+format appends `` %D <request id>`` (microseconds, then the ``X-Request-Id``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from scaffold.runtime._logfile import LogFile
+
+USER_CONTEXT_KEY = "authenticated_user"
+"""``req.context`` key holding the user name, set by auth middleware only once the password
+was verified; the access log's ``%u`` shows it, ``-`` when absent."""
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Apache (ap_escape_logitem) escapes '"', '\\', control and non-ASCII bytes; unquoted fields
+# also escape the space so a field can never split.
+_QUOTED_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_BARE_SAFE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_C_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0D: "\\r"}
+
+
+def escape(value: str, *, quoted: bool = True) -> str:
+    """Escape ``value`` as Apache does for a log field (``\\"``, ``\\\\``, ``\\xhh``).
+
+    Args:
+        value: A WSGI string (latin-1 code points stand for the bytes received).
+        quoted: The field sits between double quotes; otherwise spaces are escaped too
+            and an empty value becomes ``-``.
+    """
+    if quoted:
+        if _QUOTED_SAFE.fullmatch(value):
+            return value
+    elif _BARE_SAFE.fullmatch(value):
+        return value
+    elif not value:
+        return "-"
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8")
+    out = []
+    for byte in raw:
+        if byte in (0x22, 0x5C):
+            out.append("\\" + chr(byte))
+        elif 0x21 <= byte <= 0x7E or (byte == 0x20 and quoted):
+            out.append(chr(byte))
+        else:
+            out.append(_C_ESCAPES.get(byte) or f"\\x{byte:02x}")
+    return "".join(out)
+
+
+_clock: tuple[int, str] = (-1, "")
+
+
+def clf_time(timestamp: float) -> str:
+    """Format ``timestamp`` as ``27/Nov/2026:01:31:09 +0000`` in local time (cached per second)."""
+    global _clock  # a one-entry cache: a race only recomputes it
+    second = int(timestamp)
+    cached = _clock
+    if cached[0] == second:
+        return cached[1]
+    tm = time.localtime(second)
+    offset = tm.tm_gmtoff or 0
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    text = (
+        f"{tm.tm_mday:02d}/{_MONTHS[tm.tm_mon - 1]}/{tm.tm_year:04d}:"
+        f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} {sign}{hours:02d}{minutes:02d}"
+    )
+    _clock = (second, text)
+    return text
+
+
+def request_line(env: dict[str, Any]) -> str:
+    """The request line as received: method, raw target (with query), protocol."""
+    target = env.get("RAW_URI") or env.get("PATH_INFO") or "/"
+    query = env.get("QUERY_STRING")
+    if query and "?" not in target:  # gunicorn's RAW_URI has the query; not every server's
+        target = f"{target}?{query}"
+    method = env.get("REQUEST_METHOD", "-")
+    protocol = env.get("SERVER_PROTOCOL", "HTTP/1.0")
+    return f"{method} {target} {protocol}"
+
+
+class AccessLog:
+    """Write one combined (or extended) line per request to a :class:`LogFile`.
+
+    Args:
+        log_file: Where lines go.
+        extended: Append `` %D <request id>`` to each line.
+    """
+
+    def __init__(self, log_file: LogFile, *, extended: bool = False) -> None:
+        self.log_file = log_file
+        self.extended = extended
+
+    def format(
+        self,
+        env: dict[str, Any],
+        *,
+        status: int,
+        size: int | None,
+        user: str | None,
+        started: float,
+        elapsed: float,
+        request_id: str | None,
+    ) -> str:
+        """Return the line (with its newline) for one request.
+
+        Args:
+            env: The WSGI environ.
+            status: The final status code sent.
+            size: Body bytes sent, ``None`` when unknown; 0 and ``None`` log as ``-``.
+            user: The verified user name, if any.
+            started: Wall-clock time the request arrived (``time.time()``).
+            elapsed: Seconds spent serving it.
+            request_id: The ``X-Request-Id`` (``extended`` only).
+        """
+        host = escape(env.get("REMOTE_ADDR") or "-", quoted=False)
+        who = escape(user, quoted=False) if user else "-"
+        referer = escape(env.get("HTTP_REFERER") or "-")
+        agent = escape(env.get("HTTP_USER_AGENT") or "-")
+        line = (
+            f'{host} - {who} [{clf_time(started)}] "{escape(request_line(env))}" '
+            f'{status} {size or "-"} "{referer}" "{agent}"'
+        )
+        if self.extended:
+            rid = escape(request_id, quoted=False) if request_id else "-"
+            line = f"{line} {int(elapsed * 1_000_000)} {rid}"
+        return line + "\n"
+
+    def write(self, line: str) -> None:
+        """Append one formatted line."""
+        self.log_file.write(line)

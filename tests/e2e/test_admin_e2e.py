@@ -1,0 +1,149 @@
+"""The admin port, access log rotation, statsd and draining on a real `scaffold run`."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import time
+from pathlib import Path
+
+import apachelogs
+import pytest
+
+from scaffold.runtime.testing import StatsdCapture
+
+pytestmark = pytest.mark.e2e
+
+COMBINED = apachelogs.LogParser(apachelogs.COMBINED)
+
+
+def call(address, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """One request on a fresh connection."""
+    conn = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def write_config(
+    root: Path, *, statsd_port: int | None = None, drain: float = 0, workers: int = 2
+) -> Path:
+    statsd = (
+        f"metrics:\n  statsd:\n    host: 127.0.0.1\n    port: {statsd_port}\n    prefix: e2e\n"
+        if statsd_port
+        else ""
+    )
+    path = root / "e2e.yml"
+    path.write_text(
+        f"server:\n  workers: {workers}\n  threads: 2\n  drain_seconds: {drain}\n  graceful_timeout: 5\n"
+        f"logging:\n  access_log: {root / 'access.log'}\n{statsd}"
+        "app:\n  default_language: en\n"
+    )
+    return path
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def test_admin_endpoints(serve, service_root):
+    """Every admin endpoint answers on the admin port of a real gunicorn; statsd gets metrics."""
+    with StatsdCapture() as statsd:
+        write_config(service_root, statsd_port=statsd.port)
+        server = serve("--config", "e2e.yml")
+        app, admin = server.app, server.admin
+        for _ in range(4):
+            assert call(app, "GET", "/v1/greetings/Ada")[0] == 200
+        assert call(app, "GET", "/no/such/path")[0] == 404
+
+        status, headers, body = call(admin, "GET", "/ping")
+        assert (status, body) == (200, b"pong")
+        status, _, body = call(admin, "GET", "/healthcheck")
+        assert status == 200
+        assert json.loads(body)["app"]["healthy"] is True
+        assert call(admin, "GET", "/health/live")[0] == 200
+        assert call(admin, "GET", "/health/ready")[0] == 200
+
+        status, _, body = call(admin, "GET", "/metrics")
+        metrics = json.loads(body)
+        assert status == 200
+        assert isinstance(metrics["pid"], int) and metrics["pid"] != server.pid
+        assert set(metrics) >= {"counters", "gauges", "timers"}
+
+        status, headers, body = call(admin, "GET", "/threads")
+        assert status == 200 and headers["content-type"].startswith("text/plain")
+        assert b"MainThread" in body
+
+        status, _, body = call(admin, "GET", "/tasks")
+        assert [t["name"] for t in json.loads(body)["tasks"]] == ["gc", "log-level"]
+        assert call(admin, "POST", "/tasks/gc")[0] == 200
+        status, _, body = call(
+            admin, "POST", "/tasks/log-level?logger=acme_widgets&level=DEBUG&duration=5"
+        )
+        assert status == 200 and json.loads(body)["result"]["level"] == "DEBUG"
+        status, headers, _ = call(admin, "GET", "/tasks/gc")
+        assert status == 405 and headers["content-type"] == "application/problem+json"
+        assert call(admin, "POST", "/tasks/nope")[0] == 404
+
+        statsd.wait_for(10, timeout=5)
+        assert statsd.counters() == {
+            "e2e.v1.greetings.name.GET.200": 4,
+            "e2e.unmatched.GET.404": 1,
+        }
+
+    # The admin port is not in the access log; the app port's lines parse as combined.
+    entries = [
+        COMBINED.parse(line) for line in (service_root / "access.log").read_text().splitlines()
+    ]
+    assert [(e.request_line, e.final_status) for e in entries] == [
+        ("GET /v1/greetings/Ada HTTP/1.1", 200)
+    ] * 4 + [("GET /no/such/path HTTP/1.1", 404)]
+
+
+def test_usr1_reopens_the_access_log(serve, service_root):
+    """After logrotate renames the file, USR1 makes the worker write to a new one."""
+    # One worker: once it has answered, it has opened the file (a second worker still
+    # booting after the rename would open a fresh file and hide a broken reopen).
+    write_config(service_root, workers=1)
+    server = serve("--config", "e2e.yml")
+    log = service_root / "access.log"
+    assert call(server.app, "GET", "/v1/greetings/before")[0] == 200
+    assert wait_until(lambda: log.exists() and "before" in log.read_text())
+    rotated = service_root / "access.log.1"
+    log.rename(rotated)
+    server.signal(signal.SIGUSR1)
+
+    def new_file_gets_lines() -> bool:
+        call(server.app, "GET", "/v1/greetings/after")
+        return log.exists() and "/after" in log.read_text()
+
+    assert wait_until(new_file_gets_lines, timeout=10, interval=0.1)
+    for line in log.read_text().splitlines():
+        assert COMBINED.parse(line).final_status == 200
+    assert "/before" in rotated.read_text()
+
+
+def test_sigterm_drains_then_stops(serve, service_root):
+    """With drain_seconds, SIGTERM first fails readiness while still serving, then exits."""
+    write_config(service_root, drain=2)
+    server = serve("--config", "e2e.yml")
+    assert call(server.admin, "GET", "/health/ready")[0] == 200
+    sent = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert wait_until(lambda: call(server.admin, "GET", "/health/ready")[0] == 503, timeout=1.5)
+    assert call(server.app, "GET", "/v1/greetings/Ada")[0] == 200
+    status, _, body = call(server.admin, "GET", "/health/ready")
+    assert status == 503 and json.loads(body)["reason"] == "draining"
+    assert server.proc is not None
+    server.proc.wait(15)
+    assert time.monotonic() - sent >= 2
+    assert "draining" in server.output

@@ -1,0 +1,183 @@
+"""The admin port: ping, health, readiness, metrics, threads and tasks."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from scaffold.runtime import DefinitionError, HealthResult, Service, TaskError, parse_config
+from scaffold.runtime.testing import admin_client
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def service() -> Service:
+    return Service("acme", parse_config("logging:\n  access_log: null\n", env={}))
+
+
+def test_ping(service):
+    """/ping answers pong as text."""
+    result = admin_client(service).simulate_get("/ping")
+    assert result.status_code == 200
+    assert result.text == "pong"
+    assert result.headers["content-type"].startswith("text/plain")
+
+
+def test_healthcheck_all_healthy(service):
+    """200 with one entry per check: healthy, message, duration_ms."""
+    service.add_health_check("db", lambda: HealthResult.ok("3 connections"))
+    service.add_health_check("cache", lambda: True, critical=False)
+    result = admin_client(service).simulate_get("/healthcheck")
+    assert result.status_code == 200
+    assert set(result.json) == {"db", "cache"}
+    assert result.json["db"]["healthy"] is True
+    assert result.json["db"]["message"] == "3 connections"
+    assert isinstance(result.json["db"]["duration_ms"], float)
+    assert result.json["cache"]["healthy"] is True
+    assert result.json["cache"]["message"] is None
+
+
+def test_raising_and_slow_checks_are_unhealthy_not_500(service):
+    """A check that raises or overruns its timeout is unhealthy; the endpoint answers 503."""
+
+    def broken() -> bool:
+        raise ConnectionError("db down")
+
+    def slow() -> bool:
+        time.sleep(0.5)
+        return True
+
+    service.add_health_check("broken", broken)
+    service.add_health_check("slow", slow, timeout=0.05)
+    result = admin_client(service).simulate_get("/healthcheck")
+    assert result.status_code == 503
+    assert result.json["broken"]["healthy"] is False
+    assert "db down" in result.json["broken"]["message"]
+    assert result.json["slow"]["healthy"] is False
+    assert "timed out" in result.json["slow"]["message"]
+
+
+def test_ready_follows_critical_checks_and_draining(service):
+    """Readiness fails for a critical check or while draining; a non-critical one is ignored."""
+    admin = admin_client(service)
+    service.add_health_check("optional", lambda: False, critical=False)
+    assert admin.simulate_get("/health/ready").status_code == 200
+    service.lifecycle.start_draining()
+    result = admin.simulate_get("/health/ready")
+    assert result.status_code == 503
+    assert result.json["reason"] == "draining"
+    assert admin.simulate_get("/health/live").status_code == 200
+
+
+def test_ready_fails_for_critical_check(service):
+    """A failing critical check makes readiness 503 and names it."""
+    service.add_health_check("db", lambda: HealthResult.fail("down"))
+    result = admin_client(service).simulate_get("/health/ready")
+    assert result.status_code == 503
+    assert result.json["failed_checks"] == ["db"]
+
+
+def test_threads_lists_every_thread(service):
+    """/threads is text/plain with a stack per thread."""
+    result = admin_client(service).simulate_get("/threads")
+    assert result.status_code == 200
+    assert result.headers["content-type"].startswith("text/plain")
+    assert '"MainThread"' in result.text
+    assert "test_threads_lists_every_thread" in result.text
+
+
+def test_tasks_list(service):
+    """/tasks lists built-in and added tasks, sorted."""
+    service.add_task("flush-cache", lambda params: None, description="Empty the cache.")
+    tasks = admin_client(service).simulate_get("/tasks").json["tasks"]
+    assert [t["name"] for t in tasks] == ["flush-cache", "gc", "log-level"]
+    assert tasks[0] == {
+        "name": "flush-cache",
+        "method": "POST",
+        "path": "/tasks/flush-cache",
+        "description": "Empty the cache.",
+    }
+
+
+def test_gc_task(service):
+    """POST /tasks/gc collects and says which worker did."""
+    result = admin_client(service).simulate_post("/tasks/gc")
+    assert result.status_code == 200
+    assert result.json["task"] == "gc"
+    assert isinstance(result.json["result"]["collected"], int)
+    assert isinstance(result.json["pid"], int)
+
+
+def test_get_on_task_is_405_and_unknown_task_404(service):
+    """Tasks are POST only; an unknown task is a problem+json 404."""
+    admin = admin_client(service)
+    result = admin.simulate_get("/tasks/gc")
+    assert result.status_code == 405
+    assert result.headers["allow"] == "OPTIONS, POST"
+    assert result.headers["content-type"] == PROBLEM
+    missing = admin.simulate_post("/tasks/nope")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
+    assert missing.json["request_id"]
+
+
+def test_log_level_task_sets_then_reverts(service):
+    """log-level changes a logger for `duration` seconds, then restores it."""
+    logger = logging.getLogger("acme.test.loglevel")
+    logger.setLevel(logging.WARNING)
+    result = admin_client(service).simulate_post(
+        "/tasks/log-level",
+        params={"logger": "acme.test.loglevel", "level": "debug", "duration": "0.2"},
+    )
+    assert result.status_code == 200
+    assert result.json["result"] == {
+        "logger": "acme.test.loglevel",
+        "level": "DEBUG",
+        "reverts_to": "WARNING",
+        "reverts_in_seconds": 0.2,
+    }
+    assert logger.level == logging.DEBUG
+    deadline = time.monotonic() + 3
+    while logger.level != logging.WARNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert logger.level == logging.WARNING
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"level": "LOUD"},
+        {"level": "INFO", "duration": "soon"},
+        {"level": "INFO", "duration": "0"},
+    ],
+    ids=["no-level", "bad-level", "bad-duration", "zero-duration"],
+)
+def test_log_level_task_rejects_bad_input(service, params):
+    """Bad parameters are a 400 in the problem+json envelope."""
+    result = admin_client(service).simulate_post("/tasks/log-level", params=params)
+    assert result.status_code == 400
+    assert result.headers["content-type"] == PROBLEM
+    assert result.json["detail"].startswith("task log-level: ")
+
+
+def test_service_tasks(service):
+    """A service's task gets the query parameters; TaskError becomes a 400."""
+
+    def reindex(params):
+        if "index" not in params:
+            raise TaskError("index is required")
+        return {"reindexed": params["index"]}
+
+    service.add_task("reindex", reindex)
+    admin = admin_client(service)
+    ok = admin.simulate_post("/tasks/reindex", params={"index": "widgets"})
+    assert ok.json["result"] == {"reindexed": "widgets"}
+    assert admin.simulate_post("/tasks/reindex").status_code == 400
+    with pytest.raises(DefinitionError, match="already registered"):
+        service.add_task("reindex", reindex)
+    with pytest.raises(DefinitionError, match="lowercase"):
+        service.add_task("Bad Name", reindex)

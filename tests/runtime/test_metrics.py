@@ -1,0 +1,256 @@
+"""Per-route metrics in statsd (through a real UDP socket) and the in-process registry."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import falcon
+import pytest
+
+from scaffold.runtime import Config, DefinitionError, MetricsRegistry, Service, parse_config
+from scaffold.runtime.metrics import RESERVOIR_SIZE, Timer
+from scaffold.runtime.observe import route_metric_name
+from scaffold.runtime.testing import StatsdCapture, admin_client, client
+
+QUIET = parse_config("logging:\n  access_log: null\n", env={})
+
+
+class Greeting:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        status = req.get_param_as_int("status")
+        if status:
+            resp.status = status
+        resp.media = {"name": name}
+
+
+class Root:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.text = "root"
+
+
+def build(config: Config) -> Service:
+    service = Service("acme-widgets", config)
+    service.add_route("/", Root())
+    service.add_route("/v1/greetings/{name}", Greeting())
+    return service
+
+
+@pytest.mark.parametrize(
+    ("template", "name"),
+    [
+        ("/", "root"),
+        (None, "unmatched"),
+        ("/v1/greetings", "v1.greetings"),
+        ("/v1/greetings/{name}", "v1.greetings.name"),
+        ("/items/{item_id:int}/parts/{part}", "items.item_id.parts.part"),
+        ("/files/{name}.{ext}", "files.name.ext"),
+        ("/v1/items:batch", "v1.items_batch"),
+    ],
+    ids=["root", "unmatched", "static", "field", "converter", "two-fields", "unsafe-char"],
+)
+def test_route_metric_name(template, name):
+    """Templates become dotted names; fields lose their braces and converters."""
+    assert route_metric_name(template) == name
+
+
+def test_statsd_exact_names_and_counts():
+    """N requests give N datagrams with exact counter and timer names, any status included."""
+    with StatsdCapture(prefix="acme") as statsd:
+        service = build(statsd.apply(QUIET))
+        app = client(service)
+        for _ in range(3):
+            assert app.simulate_get("/v1/greetings/ada").status_code == 200
+        app.simulate_get("/v1/greetings/ada", params={"status": "418"})
+        app.simulate_get("/v1/greetings/ada", params={"status": "429"})
+        app.simulate_get("/")
+        app.simulate_get("/wp-admin/setup.php")
+        app.simulate_get("/etc/passwd")
+        app.simulate_delete("/v1/greetings/ada")
+        statsd.wait_for(18)
+        assert statsd.datagrams == 9
+        assert statsd.counters() == {
+            "acme.v1.greetings.name.GET.200": 3,
+            "acme.v1.greetings.name.GET.418": 1,
+            "acme.v1.greetings.name.GET.429": 1,
+            "acme.root.GET.200": 1,
+            "acme.unmatched.GET.404": 2,
+            "acme.v1.greetings.name.DELETE.405": 1,
+        }
+        timers = statsd.timers()
+        assert sorted(timers) == [
+            "acme.root.GET",
+            "acme.unmatched.GET",
+            "acme.v1.greetings.name.DELETE",
+            "acme.v1.greetings.name.GET",
+        ]
+        assert len(timers["acme.v1.greetings.name.GET"]) == 5
+        assert all(ms >= 0 for values in timers.values() for ms in values)
+
+
+def test_prefix_defaults_to_service_name():
+    """An empty metrics.statsd.prefix uses the service's name."""
+    with StatsdCapture() as statsd:
+        client(build(statsd.apply(QUIET))).simulate_get("/")
+        statsd.wait_for(2)
+        assert statsd.names() == ["acme-widgets.root.GET.200|c", "acme-widgets.root.GET|ms"]
+
+
+def test_service_metrics_reach_statsd_and_registry():
+    """counter(), timer() (context manager and decorator) and gauge() go to both places."""
+    with StatsdCapture(prefix="acme") as statsd:
+        service = build(statsd.apply(QUIET))
+        created = service.counter("widgets.created")
+        created.inc()
+        created.inc(2)
+        assert service.counter("widgets.created") is created
+        with service.timer("db.query"):
+            pass
+
+        @service.timer("render")
+        def render() -> str:
+            return "done"
+
+        assert render() == "done"
+        service.gauge("queue.depth").set(7)
+        service.gauge("pool.size", lambda: 4)
+        statsd.wait_for(5)
+        assert statsd.names() == [
+            "acme.widgets.created|c",
+            "acme.widgets.created|c",
+            "acme.db.query|ms",
+            "acme.render|ms",
+            "acme.queue.depth|g",
+        ]
+        assert statsd.counters()["acme.widgets.created"] == 3
+        body = admin_client(service).simulate_get("/metrics").json
+        assert body["counters"]["widgets.created"] == 3
+        assert body["timers"]["db.query"]["count"] == 1
+        assert body["timers"]["render"]["count"] == 1
+        assert body["gauges"] == {"pool.size": 4, "queue.depth": 7}
+
+
+def test_closed_port_never_fails_requests(caplog):
+    """Sending to a port nobody listens on leaves requests at 200 and logs at most once."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    config = parse_config(
+        f"logging:\n  access_log: null\nmetrics:\n  statsd:\n    host: 127.0.0.1\n"
+        f"    port: {port}\n",
+        env={},
+    )
+    service = build(config)
+    with caplog.at_level(logging.WARNING, logger="scaffold.metrics"):
+        for _ in range(5):
+            assert client(service).simulate_get("/v1/greetings/ada").status_code == 200
+    assert len(caplog.records) <= 1
+
+
+def test_unresolvable_host_never_fails_startup_or_requests(caplog):
+    """An unresolvable statsd host is logged once; the service starts and serves."""
+    config = parse_config(
+        "logging:\n  access_log: null\nmetrics:\n  statsd:\n    host: statsd.invalid\n", env={}
+    )
+    with caplog.at_level(logging.WARNING, logger="scaffold.metrics"):
+        service = build(config)
+        for _ in range(3):
+            assert client(service).simulate_get("/").status_code == 200
+    assert len(caplog.records) == 1
+    assert "statsd host statsd.invalid:8125 unavailable" in caplog.records[0].getMessage()
+    assert service.statsd is not None
+    assert not service.statsd.connected
+
+
+def test_routes_sharing_a_metric_name_are_refused():
+    """Two templates that would share a metric name are a start-up error."""
+    service = build(QUIET)
+    with pytest.raises(DefinitionError, match=r"v1\.greetings\.name"):
+        service.add_route("/v1/greetings/name", Root())
+    with pytest.raises(DefinitionError, match="unmatched"):
+        service.add_route("/unmatched", Root())
+    with pytest.raises(DefinitionError, match="root"):
+        service.add_route("/root", Root())
+
+
+def test_metric_kind_conflict_and_bad_names():
+    """A name is one kind of metric; names are statsd-safe."""
+    registry = MetricsRegistry()
+    registry.counter("a.b")
+    with pytest.raises(DefinitionError, match="already a counter"):
+        registry.timer("a.b")
+    for bad in ["", "a:b", "a|b", "a b", ".a", "a."]:
+        with pytest.raises(DefinitionError):
+            registry.counter(bad)
+
+
+def test_timer_statistics():
+    """Percentiles interpolate between ranks; everything is in milliseconds."""
+    timer = Timer("t")
+    for ms in range(1, 101):
+        timer.update(float(ms))
+    snap = timer.snapshot()
+    assert snap == {
+        "count": 100,
+        "min": 1.0,
+        "max": 100.0,
+        "mean": 50.5,
+        "p50": 50.5,
+        "p75": 75.25,
+        "p95": 95.05,
+        "p99": 99.01,
+    }
+    assert Timer("empty").snapshot()["p99"] is None
+
+
+def test_timer_memory_is_bounded_and_recent():
+    """A timer keeps only the last RESERVOIR_SIZE samples; count covers all."""
+    timer = Timer("t")
+    for ms in range(10 * RESERVOIR_SIZE):
+        timer.update(float(ms))
+    snap = timer.snapshot()
+    assert snap["count"] == 10 * RESERVOIR_SIZE
+    assert snap["min"] == 9 * RESERVOIR_SIZE
+    assert len(timer._window) == RESERVOIR_SIZE
+
+
+def test_counters_and_timers_are_thread_safe():
+    """Concurrent updates from many threads are all counted."""
+    registry = MetricsRegistry()
+
+    def work() -> None:
+        for _ in range(2000):
+            registry.counter("hits").inc()
+            registry.timer("t").update(1.0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert registry.counter("hits").count == 16000
+    assert registry.timer("t").count == 16000
+
+
+def test_metrics_endpoint_names_the_worker():
+    """/metrics says which process answered, and has route metrics without the prefix."""
+    import os
+
+    service = build(QUIET)
+    client(service).simulate_get("/v1/greetings/ada")
+    body = admin_client(service).simulate_get("/metrics").json
+    assert body["pid"] == os.getpid()
+    assert "worker" in body["scope"]
+    assert body["counters"] == {"v1.greetings.name.GET.200": 1}
+    assert set(body["timers"]["v1.greetings.name.GET"]) == {
+        "count",
+        "min",
+        "max",
+        "mean",
+        "p50",
+        "p75",
+        "p95",
+        "p99",
+    }
