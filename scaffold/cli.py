@@ -157,3 +157,62 @@ def vendor_command(
         progress=progress,
     )
     click.echo(report.summary())
+
+
+@main.command("hash-password")
+def hash_password_command() -> None:
+    """Print a hash for auth.basic.users; the password is read from a prompt or stdin."""
+    from scaffold.exceptions import UsageError
+    from scaffold.runtime.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        msg = "the password is empty; type it at the prompt or pipe one line on stdin"
+        raise UsageError(msg)
+    click.echo(hash_password(password))
+
+
+@main.command("routes")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: [tool.scaffold] config).",
+)
+def routes_command(config_file: Path | None) -> None:
+    """List the service's routes: methods, template and resource."""
+    from scaffold.inspect_service import load_service, route_table
+
+    for line in route_table(load_service(config_file)):
+        click.echo(line)
+
+
+@main.command("openapi")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the document to FILE instead of stdout.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: [tool.scaffold] config).",
+)
+def openapi_command(output: Path | None, config_file: Path | None) -> None:
+    """Print the OpenAPI 3.1 document built from the service's typed routes."""
+    from scaffold.inspect_service import load_service, openapi_json
+    from scaffold.project import find_project
+
+    project = find_project()
+    version = str(project.pyproject.get("project", {}).get("version", "0.0.0"))
+    document = openapi_json(load_service(config_file), version)
+    if output is None:
+        click.echo(document, nl=False)
+    else:
+        output.write_text(document, encoding="utf-8")
+        click.echo(f"Wrote {output}", err=True)

@@ -43,6 +43,7 @@ def run_service(options: RunOptions) -> None:
     log.info("serving %s from %s", project.name, loader.config_path)
     for line in route_table(service):
         log.info("route %s", line)
+    service.close()  # the workers build their own; keep no log file or socket in the master
     loader.forget_modules()
     application = ServiceApplication(
         loader.load_config, loader.build, ServeOptions(name=project.name, reload=options.reload)

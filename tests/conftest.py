@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,17 @@ def rendered_service(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scaffold_bin() -> Path:
     """The installed `scaffold` console script of this interpreter's environment."""
     return BIN / "scaffold"
+
+
+@pytest.fixture
+def service_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh service as the working directory; its modules are forgotten afterwards."""
+    root = create_service("acme-widgets", tmp_path)
+    monkeypatch.chdir(root)
+    for name in ("ACME_WIDGETS_BIND", "ACME_WIDGETS_WORKERS", "ACME_WIDGETS_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    saved_path = list(sys.path)
+    yield root
+    sys.path[:] = saved_path
+    for name in [m for m in sys.modules if m == "acme_widgets" or m.startswith("acme_widgets.")]:
+        del sys.modules[name]

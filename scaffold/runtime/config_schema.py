@@ -17,6 +17,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from scaffold.runtime.passwords import check_hash_format
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TLS_PROFILES = ("modern", "intermediate")
 ACCESS_LOG_FORMATS = ("combined", "extended")  # extended = combined + " %D <request id>"
@@ -271,6 +273,19 @@ class BasicAuthConfig:
 class BasicAuthSchema(_Section):
     realm = fields.String(load_default="service", validate=validate.Length(min=1))
     users = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+    @validates_schema
+    def _hashes(self, data: dict[str, Any], **kwargs: Any) -> None:
+        problems: dict[str, list[str]] = {}
+        for user, encoded in data.get("users", {}).items():
+            if ":" in user or not user:
+                problems[user] = ["a user name must be non-empty and contain no ':'"]
+                continue
+            problem = check_hash_format(encoded)
+            if problem is not None:
+                problems[user] = [f"{problem}; make one with `scaffold hash-password`"]
+        if problems:
+            raise ValidationError({"users": problems})
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> BasicAuthConfig:

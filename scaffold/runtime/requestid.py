@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import re
-import uuid
 
 import falcon
 
@@ -21,7 +21,7 @@ def accept_request_id(value: str | None) -> str:
     """Return ``value`` when it is 1-128 visible ASCII characters, else a new id."""
     if value and _SANE.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestIdMiddleware:

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from scaffold.runtime import ConfigError, load_config, parse_config
 from scaffold.runtime.config import MASK
+from scaffold.runtime.passwords import hash_password
 
 
 def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
@@ -186,8 +187,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_effective_masks_secrets() -> None:
     """The effective config masks auth values and redact_fields keys, nothing else."""
+    hashed = hash_password("pw")
     text = (
-        "auth: {basic: {realm: r, users: {alice: 'pbkdf2$hash'}}}\n"
+        f"auth: {{basic: {{realm: r, users: {{alice: '{hashed}'}}}}}}\n"
         "app: {db: {password: hunter2, host: db.local}}\n"
     )
     effective = parse_config(text, env={}).effective()
@@ -195,4 +197,4 @@ def test_effective_masks_secrets() -> None:
     assert effective["app"]["db"] == {"password": MASK, "host": "db.local"}
     assert effective["server"]["workers"] == 2
     assert "hunter2" not in str(effective)
-    assert "pbkdf2$hash" not in str(effective)
+    assert hashed not in str(effective)

@@ -1,0 +1,79 @@
+"""CORS: preflights answered before auth, allowed origins marked on every response."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import build_example
+from falcon import testing
+
+from scaffold.runtime import parse_config
+from scaffold.runtime.passwords import hash_password
+
+ORIGIN = "https://app.example.com"
+
+
+def client(cors: str, auth: bool = False) -> testing.TestClient:
+    text = f"cors: {cors}\n"
+    if auth:
+        text += f"auth: {{basic: {{users: {{alice: '{hash_password('pw')}'}}}}}}\n"
+    return testing.TestClient(build_example(parse_config(text, env={})).app)
+
+
+PREFLIGHT = {
+    "Origin": ORIGIN,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "content-type, x-request-id",
+}
+
+
+def test_preflight_from_allowed_origin_skips_auth() -> None:
+    """A preflight carries no credentials, so it is answered before auth."""
+    result = client(f"{{allow_origins: ['{ORIGIN}']}}", auth=True).simulate_options(
+        "/v1/greetings", headers=PREFLIGHT
+    )
+    assert result.status_code == 204
+    assert result.headers["access-control-allow-origin"] == ORIGIN
+    assert result.headers["access-control-allow-methods"] == "POST"
+    assert result.headers["access-control-allow-headers"] == "content-type, x-request-id"
+    assert "Origin" in result.headers["vary"]
+
+
+def test_preflight_from_other_origin_gets_no_cors_headers() -> None:
+    """An origin not listed gets no Access-Control headers (the browser blocks it)."""
+    result = client(f"{{allow_origins: ['{ORIGIN}']}}").simulate_options(
+        "/v1/greetings", headers={**PREFLIGHT, "Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in result.headers
+
+
+def test_simple_request_is_marked_and_exposes_request_id() -> None:
+    """Responses (errors too) to an allowed origin carry Allow-Origin and Expose-Headers."""
+    c = client(f"{{allow_origins: ['{ORIGIN}'], allow_credentials: true, expose_headers: [ETag]}}")
+    for path, status in (("/v1/greetings/Ada", 200), ("/nothing", 404)):
+        result = c.simulate_get(path, headers={"Origin": ORIGIN})
+        assert result.status_code == status
+        assert result.headers["access-control-allow-origin"] == ORIGIN
+        assert result.headers["access-control-allow-credentials"] == "true"
+        assert result.headers["access-control-expose-headers"] == "ETag, X-Request-Id"
+
+
+def test_wildcard_without_credentials() -> None:
+    """allow_origins ["*"] answers with *."""
+    result = client("{allow_origins: ['*']}").simulate_get(
+        "/v1/greetings/Ada", headers={"Origin": "https://anyone.example"}
+    )
+    assert result.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("cors", ["{}", "{allow_origins: []}"], ids=["absent", "empty"])
+def test_no_cors_by_default(cors: str) -> None:
+    """With no origins configured there are no CORS headers."""
+    result = client(cors).simulate_get("/v1/greetings/Ada", headers={"Origin": ORIGIN})
+    assert "access-control-allow-origin" not in result.headers
+
+
+def test_plain_options_still_lists_methods() -> None:
+    """OPTIONS without preflight headers is the normal 204 with Allow."""
+    result = client(f"{{allow_origins: ['{ORIGIN}']}}").simulate_options("/v1/greetings")
+    assert result.status_code == 204
+    assert result.headers["allow"] == "GET, HEAD, OPTIONS, POST"
