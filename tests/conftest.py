@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,12 @@ def build_example(config: Config | None = None) -> Service:
     service.add_route("/broken", Broken())
     service.add_route("/silent", Silent())
     return service
+
+
+@pytest.fixture
+def make_example() -> Callable[[Config | None], Service]:
+    """The example service's factory, for tests that build it with their own config."""
+    return build_example
 
 
 @pytest.fixture

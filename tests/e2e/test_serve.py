@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ServerProcess, request
+from serving import BIN, ServerProcess, request
 
 pytestmark = pytest.mark.e2e
 

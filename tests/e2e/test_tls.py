@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess
+from serving import ServerProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,6 @@ import base64
 
 import apachelogs
 import pytest
-from conftest import build_example
 from falcon import testing
 
 from scaffold.runtime import ConfigError, parse_config
@@ -21,12 +20,12 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(tmp_path) -> testing.TestClient:
+def client(tmp_path, make_example) -> testing.TestClient:
     text = (
         f"logging: {{access_log: {tmp_path / 'access.log'}}}\n"
         f"auth: {{basic: {{realm: acme, users: {{alice: '{HASH}'}}}}}}\n"
     )
-    return testing.TestClient(build_example(parse_config(text, env={})).app)
+    return testing.TestClient(make_example(parse_config(text, env={})).app)
 
 
 def test_no_credentials_is_401_with_challenge(client: testing.TestClient) -> None:
@@ -72,10 +71,10 @@ def test_access_log_user_only_after_verification(client: testing.TestClient, tmp
     assert [(e.remote_user, e.final_status) for e in entries] == [(None, 401), ("alice", 200)]
 
 
-def test_admin_port_needs_no_auth(tmp_path) -> None:
+def test_admin_port_needs_no_auth(make_example) -> None:
     """Auth protects the app port; the admin port stays open to operators."""
     config = parse_config(f"auth: {{basic: {{users: {{alice: '{HASH}'}}}}}}", env={})
-    admin = testing.TestClient(build_example(config).admin)
+    admin = testing.TestClient(make_example(config).admin)
     assert admin.simulate_get("/ping").status_code == 200
 
 

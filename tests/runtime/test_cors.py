@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import build_example
 from falcon import testing
 
 from scaffold.runtime import parse_config
@@ -12,11 +11,17 @@ from scaffold.runtime.passwords import hash_password
 ORIGIN = "https://app.example.com"
 
 
-def client(cors: str, auth: bool = False) -> testing.TestClient:
-    text = f"cors: {cors}\n"
-    if auth:
-        text += f"auth: {{basic: {{users: {{alice: '{hash_password('pw')}'}}}}}}\n"
-    return testing.TestClient(build_example(parse_config(text, env={})).app)
+@pytest.fixture
+def client(make_example):
+    """Build a test client for a given `cors:` section (and optionally Basic auth)."""
+
+    def build(cors: str, auth: bool = False) -> testing.TestClient:
+        text = f"cors: {cors}\n"
+        if auth:
+            text += f"auth: {{basic: {{users: {{alice: '{hash_password('pw')}'}}}}}}\n"
+        return testing.TestClient(make_example(parse_config(text, env={})).app)
+
+    return build
 
 
 PREFLIGHT = {
@@ -26,7 +31,7 @@ PREFLIGHT = {
 }
 
 
-def test_preflight_from_allowed_origin_skips_auth() -> None:
+def test_preflight_from_allowed_origin_skips_auth(client) -> None:
     """A preflight carries no credentials, so it is answered before auth."""
     result = client(f"{{allow_origins: ['{ORIGIN}']}}", auth=True).simulate_options(
         "/v1/greetings", headers=PREFLIGHT
@@ -38,7 +43,7 @@ def test_preflight_from_allowed_origin_skips_auth() -> None:
     assert "Origin" in result.headers["vary"]
 
 
-def test_preflight_from_other_origin_gets_no_cors_headers() -> None:
+def test_preflight_from_other_origin_gets_no_cors_headers(client) -> None:
     """An origin not listed gets no Access-Control headers (the browser blocks it)."""
     result = client(f"{{allow_origins: ['{ORIGIN}']}}").simulate_options(
         "/v1/greetings", headers={**PREFLIGHT, "Origin": "https://evil.example"}
@@ -46,7 +51,7 @@ def test_preflight_from_other_origin_gets_no_cors_headers() -> None:
     assert "access-control-allow-origin" not in result.headers
 
 
-def test_simple_request_is_marked_and_exposes_request_id() -> None:
+def test_simple_request_is_marked_and_exposes_request_id(client) -> None:
     """Responses (errors too) to an allowed origin carry Allow-Origin and Expose-Headers."""
     c = client(f"{{allow_origins: ['{ORIGIN}'], allow_credentials: true, expose_headers: [ETag]}}")
     for path, status in (("/v1/greetings/Ada", 200), ("/nothing", 404)):
@@ -57,7 +62,7 @@ def test_simple_request_is_marked_and_exposes_request_id() -> None:
         assert result.headers["access-control-expose-headers"] == "ETag, X-Request-Id"
 
 
-def test_wildcard_without_credentials() -> None:
+def test_wildcard_without_credentials(client) -> None:
     """allow_origins ["*"] answers with *."""
     result = client("{allow_origins: ['*']}").simulate_get(
         "/v1/greetings/Ada", headers={"Origin": "https://anyone.example"}
@@ -66,13 +71,13 @@ def test_wildcard_without_credentials() -> None:
 
 
 @pytest.mark.parametrize("cors", ["{}", "{allow_origins: []}"], ids=["absent", "empty"])
-def test_no_cors_by_default(cors: str) -> None:
+def test_no_cors_by_default(client, cors: str) -> None:
     """With no origins configured there are no CORS headers."""
     result = client(cors).simulate_get("/v1/greetings/Ada", headers={"Origin": ORIGIN})
     assert "access-control-allow-origin" not in result.headers
 
 
-def test_plain_options_still_lists_methods() -> None:
+def test_plain_options_still_lists_methods(client) -> None:
     """OPTIONS without preflight headers is the normal 204 with Allow."""
     result = client(f"{{allow_origins: ['{ORIGIN}']}}").simulate_options("/v1/greetings")
     assert result.status_code == 204

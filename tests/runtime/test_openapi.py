@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from conftest import build_example
 from falcon import testing
 from openapi_spec_validator import validate
 
 from scaffold.runtime import parse_config
 
 
-def test_document_is_valid_openapi_31() -> None:
+def test_document_is_valid_openapi_31(make_example) -> None:
     """The served document validates as OpenAPI 3.1 and describes the typed routes."""
-    client = testing.TestClient(build_example().app)
+    client = testing.TestClient(make_example().app)
     result = client.simulate_get("/openapi.json")
     assert result.status_code == 200
     doc = result.json
@@ -30,7 +29,7 @@ def test_document_is_valid_openapi_31() -> None:
     assert listing["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
 
 
-def test_openapi_can_be_turned_off() -> None:
+def test_openapi_can_be_turned_off(make_example) -> None:
     """openapi: false serves no document."""
-    service = build_example(parse_config("openapi: false", env={}))
+    service = make_example(parse_config("openapi: false", env={}))
     assert testing.TestClient(service.app).simulate_get("/openapi.json").status_code == 404
