@@ -69,6 +69,16 @@ class Target:
             self.platform,
         ]
 
+    def dry_run_options(self, workdir: Path) -> list[str]:
+        """Target options for ``pip install --dry-run``.
+
+        pip before 23.3 accepts ``--platform`` and ``--python-version`` only together with
+        ``--target``; a dry run installs nothing, so an unused folder satisfies it.
+        """
+        if not self.cross:
+            return []
+        return [*self.pip_options(), "--target", str(workdir / "dry-run-target")]
+
 
 @dataclass(frozen=True)
 class Resolved:
@@ -219,7 +229,7 @@ def resolve(
         "--ignore-installed",
         "--report",
         str(report),
-        *target.pip_options(),
+        *target.dry_run_options(workdir),
         "-r",
         str(req_file),
     ]
@@ -312,7 +322,7 @@ def verify_install(
                 "--ignore-installed",
                 *offline,
                 "--require-hashes",
-                *target.pip_options(),
+                *target.dry_run_options(workdir),
                 "-r",
                 str(lock),
             ],
