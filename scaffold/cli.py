@@ -28,6 +28,14 @@ class _Group(click.Group):
             ctx.exit(ex.exit_code)
 
 
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: [tool.scaffold] config).",
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="scaffold")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -75,12 +83,7 @@ def new_command(
 
 
 @main.command("run")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: [tool.scaffold] config).",
-)
+@config_option
 @click.option(
     "--bind", "binds", multiple=True, help="App address, e.g. 127.0.0.1:8080 (repeatable)."
 )
@@ -108,12 +111,7 @@ def run_command(
 
 
 @main.command("check")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: [tool.scaffold] config).",
-)
+@config_option
 def check_command(config_file: Path | None) -> None:
     """Validate the config without opening ports; print it with secrets masked."""
     from scaffold.check import check_service
@@ -176,12 +174,7 @@ def hash_password_command() -> None:
 
 
 @main.command("routes")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: [tool.scaffold] config).",
-)
+@config_option
 def routes_command(config_file: Path | None) -> None:
     """List the service's routes: methods, template and resource."""
     from scaffold.inspect_service import load_service, route_table
@@ -197,12 +190,7 @@ def routes_command(config_file: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the document to FILE instead of stdout.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: [tool.scaffold] config).",
-)
+@config_option
 def openapi_command(output: Path | None, config_file: Path | None) -> None:
     """Print the OpenAPI 3.1 document built from the service's typed routes."""
     from scaffold.inspect_service import load_service, openapi_json

@@ -186,24 +186,30 @@ def test_output_dir_that_is_a_file(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
-def test_plain_cookiecutter_renders_the_template(tmp_path: Path, scaffold_bin: Path) -> None:
-    """`cookiecutter templates/service --no-input` works without scaffold's CLI."""
+def plain_cookiecutter(
+    tmp_path: Path, scaffold_bin: Path, slug: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the `cookiecutter` command itself on templates/service, HOME kept in tmp_path."""
     template = Path(__file__).resolve().parents[2] / "templates" / "service"
-    cookiecutter = scaffold_bin.parent / "cookiecutter"
-    result = subprocess.run(
+    return subprocess.run(
         [
-            str(cookiecutter),
+            str(scaffold_bin.parent / "cookiecutter"),
             str(template),
             "--no-input",
             "-o",
             str(tmp_path / "out"),
-            "project_slug=billing-api",
+            f"project_slug={slug}",
         ],
         capture_output=True,
         text=True,
         env={"HOME": str(tmp_path), "PATH": str(scaffold_bin.parent)},
         check=False,
     )
+
+
+def test_plain_cookiecutter_renders_the_template(tmp_path: Path, scaffold_bin: Path) -> None:
+    """`cookiecutter templates/service --no-input` works without scaffold's CLI."""
+    result = plain_cookiecutter(tmp_path, scaffold_bin, "billing-api")
     assert result.returncode == 0, result.stderr
     root = tmp_path / "out" / "billing-api"
     assert (root / "billing_api" / "app.py").is_file()
@@ -212,21 +218,7 @@ def test_plain_cookiecutter_renders_the_template(tmp_path: Path, scaffold_bin: P
 
 def test_plain_cookiecutter_refuses_a_bad_name(tmp_path: Path, scaffold_bin: Path) -> None:
     """The template's own hook refuses names `scaffold new` refuses."""
-    template = Path(__file__).resolve().parents[2] / "templates" / "service"
-    result = subprocess.run(
-        [
-            str(scaffold_bin.parent / "cookiecutter"),
-            str(template),
-            "--no-input",
-            "-o",
-            str(tmp_path / "out"),
-            "project_slug=Bad_Name",
-        ],
-        capture_output=True,
-        text=True,
-        env={"HOME": str(tmp_path), "PATH": str(scaffold_bin.parent)},
-        check=False,
-    )
+    result = plain_cookiecutter(tmp_path, scaffold_bin, "Bad_Name")
     assert result.returncode != 0
     assert "invalid service name" in result.stderr + result.stdout
     assert not (tmp_path / "out" / "Bad_Name").exists()
