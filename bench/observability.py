@@ -7,6 +7,7 @@ It also times both apps as plain WSGI calls in this process, which isolates the 
 cost from the network and the load generator.
 
     .venv/bin/python bench/observability.py [--seconds 3] [--rounds 3] [--connections 4]
+        [--load wrk|python]   (wrk, from Debian's package, when installed)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -121,6 +123,31 @@ def measure(port: int, seconds: float, connections: int) -> float:
     return total / (time.perf_counter() - started)
 
 
+def measure_wrk(port: int, seconds: float, connections: int) -> float:
+    """Requests per second measured by wrk (one thread: the server keeps the other core)."""
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "-H",
+            "User-Agent: bench/1.0",
+            f"http://127.0.0.1:{port}{PATH}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", result.stdout)
+    if errors:
+        raise SystemExit(f"wrk saw errors:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if match is None:
+        raise SystemExit(f"cannot read wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
 def wsgi_rate(app: Callable[..., Any], n: int = 20000) -> float:
     """Plain WSGI calls per second to ``app`` in this process (no network)."""
     environ = {
@@ -159,7 +186,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per app (alternating)")
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections")
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator (default: wrk when installed)",
+    )
     args = parser.parse_args()
+    load = measure_wrk if args.load == "wrk" else measure
 
     with tempfile.TemporaryDirectory() as workdir:
         sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -197,10 +231,10 @@ def main() -> None:
         rates: dict[str, list[float]] = {"baseline": [], "observed": []}
         try:
             for _, port in servers.values():
-                measure(port, 1.0, args.connections)  # warm up
+                load(port, 1.0, args.connections)  # warm up
             for _ in range(args.rounds):
                 for name, (_, port) in servers.items():
-                    rates[name].append(measure(port, args.seconds, args.connections))
+                    rates[name].append(load(port, args.seconds, args.connections))
         finally:
             for proc, _ in servers.values():
                 proc.send_signal(signal.SIGTERM)
@@ -209,7 +243,10 @@ def main() -> None:
         lines = (Path(workdir) / "access.log").read_text().count("\n")
 
     base, observed = (statistics.median(rates[n]) for n in ("baseline", "observed"))
-    print(f"rounds: {args.rounds} x {args.seconds:g}s per app, {args.connections} connections")
+    print(
+        f"rounds: {args.rounds} x {args.seconds:g}s per app, {args.connections} connections,"
+        f" load: {args.load}"
+    )
     for name in ("baseline", "observed"):
         shown = ", ".join(f"{r:,.0f}" for r in rates[name])
         print(f"  {name:9} median {statistics.median(rates[name]):8,.0f} req/s  ({shown})")
