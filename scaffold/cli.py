@@ -204,3 +204,19 @@ def openapi_command(output: Path | None, config_file: Path | None) -> None:
     else:
         output.write_text(document, encoding="utf-8")
         click.echo(f"Wrote {output}", err=True)
+
+
+@main.command("update")
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 if an update would change files.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def update_command(check_only: bool, dry_run: bool) -> None:
+    """Bring the service's generated files up to this scaffold's template."""
+    from scaffold.project import find_project
+    from scaffold.update import UpdateAvailableError, update_service
+
+    plan = update_service(find_project().root, dry_run=dry_run or check_only)
+    for line in plan.lines():
+        click.echo(line)
+    if check_only and plan.pending:
+        msg = "the service differs from the template; run `scaffold update` to merge"
+        raise UpdateAvailableError(msg)

@@ -7,27 +7,10 @@ import shutil
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
 
-from cookiecutter.exceptions import CookiecutterException
-from cookiecutter.main import cookiecutter
-
-from scaffold import __version__
-from scaffold.bundled import template_path
 from scaffold.exceptions import TargetExistsError, TemplateError
 from scaffold.names import package_name, validate_service_name
-
-
-def scaffold_requirement(version: str = __version__) -> str:
-    """The dependency a new service declares on scaffold: this minor series (0.x) or major."""
-    parts = version.split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        return "scaffold"
-    if major == 0:
-        return f"scaffold>={major}.{minor},<{major}.{minor + 1}"
-    return f"scaffold>={major}.{minor},<{major + 1}"
+from scaffold.render import MANIFEST, file_digests, render, write_manifest
 
 
 def made_by_scaffold(folder: Path) -> bool:
@@ -38,7 +21,7 @@ def made_by_scaffold(folder: Path) -> bool:
     except (OSError, tomllib.TOMLDecodeError):
         return False
     table = data.get("tool", {}).get("scaffold")
-    return isinstance(table, dict) and "service" in table
+    return (folder / MANIFEST).is_file() or (isinstance(table, dict) and "service" in table)
 
 
 def _check_target(target: Path, force: bool) -> None:
@@ -89,13 +72,9 @@ def create_service(
     output_dir = Path(output_dir).expanduser().resolve()
     target = output_dir / name
     _check_target(target, force)
-    context: dict[str, Any] = {
-        "project_slug": name,
-        "package_name": package_name(name),
-        "_scaffold_requirement": scaffold_requirement(),
-    }
+    answers = {"project_slug": name, "package_name": package_name(name)}
     if description:
-        context["description"] = " ".join(description.split())
+        answers["description"] = " ".join(description.split())
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=output_dir))
@@ -103,29 +82,20 @@ def create_service(
         msg = f"cannot write in {output_dir}: {ex.strerror or ex}"
         raise TemplateError(msg) from ex
     try:
-        rendered = _render(context, work)
+        rendered = render(answers, work)
+        write_manifest(rendered, _answers_used(rendered, answers), file_digests(rendered))
         _move_into_place(rendered, target, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
 
 
-def _render(context: dict[str, Any], work: Path) -> Path:
-    try:
-        result = cookiecutter(
-            str(template_path()),
-            no_input=True,
-            extra_context=context,
-            output_dir=str(work / "out"),
-            default_config={
-                "replay_dir": str(work / "replay"),
-                "cookiecutters_dir": str(work / "cookiecutters"),
-            },
-        )
-    except (CookiecutterException, OSError) as ex:
-        msg = f"rendering the service template failed: {ex}"
-        raise TemplateError(msg) from ex
-    return Path(result)
+def _answers_used(rendered: Path, answers: dict[str, str]) -> dict[str, str]:
+    """The answers, with the description the template defaulted to when none was given."""
+    if "description" in answers:
+        return answers
+    data = tomllib.loads((rendered / "pyproject.toml").read_text(encoding="utf-8"))
+    return {**answers, "description": str(data["project"].get("description", ""))}
 
 
 def _move_into_place(rendered: Path, target: Path, work: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from scaffold.cli import main
-from scaffold.new import create_service, scaffold_requirement
+from scaffold.new import create_service
+from scaffold.render import scaffold_requirement
 
 EXPECTED_FILES = [
     "pyproject.toml",
@@ -30,6 +31,7 @@ EXPECTED_FILES = [
     "deploy/k8s/deployment.yaml",
     "deploy/k8s/service.yaml",
     "Dockerfile",
+    ".scaffold-template.json",
 ]
 
 
