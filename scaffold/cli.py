@@ -26,6 +26,15 @@ class _Group(click.Group):
             for line in str(ex).splitlines() or [type(ex).__name__]:
                 click.echo(f"{ex.prefix}{line}", err=True)
             ctx.exit(ex.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as ex:
+            # A bug, not a user error: still no traceback unless asked for one.
+            if ctx.meta.get("scaffold.debug"):
+                raise
+            click.echo(f"Error: unexpected {type(ex).__name__}: {ex}", err=True)
+            click.echo("Run it again as `scaffold --debug ...` for the traceback.", err=True)
+            ctx.exit(1)
 
 
 config_option = click.option(

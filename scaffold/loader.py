@@ -86,6 +86,9 @@ class ServiceLoader:
         except ImportError as ex:
             msg = f"cannot import {module_name} (from [tool.scaffold] service): {ex}"
             raise ServiceLoadError(msg) from ex
+        except Exception as ex:  # the service's own code failed while importing
+            msg = f"importing {module_name} raised {type(ex).__name__}: {ex}"
+            raise ServiceLoadError(msg) from ex
         factory = getattr(module, attr, None)
         if not callable(factory):
             msg = f"{module_name} has no callable {attr!r} (from [tool.scaffold] service)"
@@ -106,6 +109,9 @@ class ServiceLoader:
             raise
         except ServiceError as ex:
             msg = f"{self.project.factory} failed: {ex}"
+            raise ServiceLoadError(msg) from ex
+        except Exception as ex:  # the service's own code: report it, traceback with --debug
+            msg = f"{self.project.factory} raised {type(ex).__name__}: {ex}"
             raise ServiceLoadError(msg) from ex
         if not isinstance(service, Service):
             msg = f"{self.project.factory} returned {type(service).__name__}, not a Service"

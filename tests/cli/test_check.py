@@ -147,3 +147,24 @@ def test_check_opens_no_ports(service_dir: Path) -> None:
         )
         code, _, _ = check()
     assert code == 0
+
+
+def test_factory_that_raises(service_dir: Path) -> None:
+    """A factory bug is reported in one line naming the factory; --debug shows the traceback."""
+    (service_dir / "acme_widgets" / "app.py").write_text(
+        "def create_service(config):\n    raise RuntimeError('boom')\n"
+    )
+    code, _, err = check()
+    assert code == 1
+    assert err.strip() == "Error: acme_widgets.app:create_service raised RuntimeError: boom"
+    debug = CliRunner().invoke(main, ["--debug", "check"])
+    assert isinstance(debug.exception, Exception)
+    assert "boom" in str(debug.exception)
+
+
+def test_module_that_fails_to_import(service_dir: Path) -> None:
+    """A syntax error in the service is reported without a traceback."""
+    (service_dir / "acme_widgets" / "app.py").write_text("def create_service(:\n")
+    code, _, err = check()
+    assert code == 1
+    assert err.startswith("Error: importing acme_widgets.app raised SyntaxError")
