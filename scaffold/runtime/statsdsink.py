@@ -1,8 +1,9 @@
 """Export metrics to statsd over UDP, never failing a request or start-up.
 
 Built on the ``statsd`` package's client base and pipeline (one datagram per request), with
-three differences from its ``StatsClient``: the host is resolved lazily and re-resolved every
-:data:`RESOLVE_RETRY_SECONDS` while it fails (DNS may come up after the service does), the
+three differences from its ``StatsClient``: a host that fails to resolve at start is resolved
+again every :data:`RESOLVE_RETRY_SECONDS`, in a background thread (DNS may come up after the
+service does, and a slow lookup must not hold a request), the
 socket never blocks, and the first failure of each kind is logged once instead of silently.
 """
 
@@ -85,11 +86,12 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
     def _send(self, data: str) -> None:
         """Send one datagram; a failure is logged once and otherwise ignored."""
         if self._addr is None:
-            if time.monotonic() < self._retry_at:
-                return
-            self._resolve()
-            if self._addr is None:
-                return
+            now = time.monotonic()
+            if now >= self._retry_at:
+                # Resolve off the request path: a slow DNS must not delay this request.
+                self._retry_at = now + RESOLVE_RETRY_SECONDS
+                threading.Thread(target=self._resolve, name="statsd-resolve", daemon=True).start()
+            return
         sock = self._sock
         if sock is None:
             return
