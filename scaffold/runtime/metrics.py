@@ -42,7 +42,7 @@ class MetricSink(Protocol):
 
 
 class Counter:
-    """A count that only goes up (``inc``) or down (``dec``)."""
+    """A count that goes up (``inc``) and down (``dec``)."""
 
     def __init__(self, name: str, sink: MetricSink | None = None) -> None:
         self.name = name

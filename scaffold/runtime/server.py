@@ -231,7 +231,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
             "proc_name": self.options.name,
             "reload": self.options.reload,
             "when_ready": self._when_ready,
-            "on_reload": self._on_reload,
+            "on_reload": self._when_ready,
             "post_worker_init": _reopen_on_usr1,
             # gunicorn >= 24 opens a control socket in $HOME by default; we need none, and
             # two services on one host must not fight over it.
@@ -246,15 +246,13 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         self.listeners.assign(names, len(self.config.server.bind), self.config.server.admin_bind)
 
     def _when_ready(self, arbiter: Any) -> None:
+        """Classify the listeners and say where each port listens (at start and each reload)."""
         self._classify(arbiter)
         scheme = "https" if self.config.server.tls else "http"
         for name in self.listeners.app_names:
             log.info("app listening on %s", describe(name, scheme))
         for name in self.listeners.admin_names:
             log.info("admin listening on %s", describe(name, scheme))
-
-    def _on_reload(self, arbiter: Any) -> None:
-        self._classify(arbiter)
 
 
 def _reopen_on_usr1(worker: Any) -> None:

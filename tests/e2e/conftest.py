@@ -22,8 +22,10 @@ def serve(service_root: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start `scaffold run` in the service folder; every started master is stopped afterwards."""
     started: list[ServerProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
-        server = ServerProcess(service_root, *args, env=env)
+    def start(
+        *args: str, env: dict[str, str] | None = None, os_ports: bool = True
+    ) -> ServerProcess:
+        server = ServerProcess(service_root, *args, env=env, os_ports=os_ports)
         started.append(server)
         return server.start()
 

@@ -22,9 +22,16 @@ START_TIMEOUT = 30.0
 class ServerProcess:
     """A `scaffold run` master in a service folder, with its stderr collected."""
 
-    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        os_ports: bool = True,
+    ) -> None:
         self.root = root
         self.args = args
+        self.os_ports = os_ports
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         for name in ("ACME_WIDGETS_BIND", "ACME_WIDGETS_ADMIN_BIND", "ACME_WIDGETS_WORKERS"):
             self.env.pop(name, None)
@@ -44,7 +51,9 @@ class ServerProcess:
         return "".join(self.lines)
 
     def start(self) -> ServerProcess:
-        cmd = [str(BIN / "scaffold"), "run", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"]
+        cmd = [str(BIN / "scaffold"), "run"]
+        if self.os_ports:
+            cmd += ["--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"]
         self.proc = subprocess.Popen(
             [*cmd, *self.args],
             cwd=self.root,

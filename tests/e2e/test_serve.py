@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -186,6 +187,47 @@ def test_sighup_with_a_broken_config_keeps_serving(
     status, _, _ = request(server.app, "GET", "/v1/greetings/Ada")
     assert status == 200
     assert server.proc is not None and server.proc.poll() is None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sighup_moves_listeners_and_keeps_ports_apart(
+    serve: Callable[..., ServerProcess], service_root: Path
+) -> None:
+    """A reload that changes server.bind and admin_bind rebinds, and the new sockets are told apart."""
+    config = service_root / "config.yml"
+    old_app, old_admin, new_app, new_admin = (free_port() for _ in range(4))
+    text = config.read_text()
+    text = text.replace("127.0.0.1:8080}", f"127.0.0.1:{old_app}}}").replace(
+        "127.0.0.1:8081}", f"127.0.0.1:{old_admin}}}"
+    )
+    config.write_text(text)
+    server = serve("--workers", "1", os_ports=False)
+    assert server.app == ("127.0.0.1", old_app)
+    config.write_text(
+        text.replace(f":{old_app}}}", f":{new_app}}}").replace(f":{old_admin}}}", f":{new_admin}}}")
+    )
+    server.signal(signal.SIGHUP)
+    server.wait_for_output(f"admin listening on http://127.0.0.1:{new_admin}")
+    app, admin = ("127.0.0.1", new_app), ("127.0.0.1", new_admin)
+    deadline = time.monotonic() + 20
+    while True:  # new workers take a moment to boot
+        try:
+            status, _, body = request(admin, "GET", "/ping")
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert (status, body) == (200, b"pong")
+    assert request(app, "GET", "/v1/greetings/Ada")[0] == 200
+    assert request(app, "GET", "/ping")[0] == 404
+    assert request(admin, "GET", "/v1/greetings/Ada")[0] == 404
+    with pytest.raises(ConnectionRefusedError):
+        request(("127.0.0.1", old_app), "GET", "/v1/greetings/Ada", timeout=2)
 
 
 def test_sigterm_exits_cleanly_after_in_flight_requests(
