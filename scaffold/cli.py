@@ -82,7 +82,8 @@ def new_command(
     if description is None and not no_input and sys.stdin.isatty():
         description = click.prompt("Description", default=f"The {name} service.", show_default=True)
     target = create_service(name, output_dir, description=description, force=force)
-    shown = os.path.relpath(target) if not Path(os.path.relpath(target)).is_absolute() else target
+    relative = os.path.relpath(target)
+    shown = str(target) if relative.startswith("..") else f".{os.sep}{relative}"
     click.echo(f"Created {name} in {shown}")
     click.echo("Next steps:")
     click.echo(f"  cd {shown}")
