@@ -243,31 +243,29 @@ def test_sigterm_exits_cleanly_after_in_flight_requests(
     assert "Traceback" not in server.output
 
 
-def test_invalid_config_fails_before_binding(service_root: Path) -> None:
-    """A broken config stops `scaffold run` at once with the problem, not a traceback."""
-    config = service_root / "config.yml"
-    config.write_text(config.read_text().replace("threads: 4", "threads: zero"))
-    result = subprocess.run(
-        [str(BIN / "scaffold"), "run", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"],
+def run_failing(service_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `scaffold run ARGS` expecting it to stop before serving."""
+    return subprocess.run(
+        [str(BIN / "scaffold"), "run", *args],
         cwd=service_root,
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def test_invalid_config_fails_before_binding(service_root: Path) -> None:
+    """A broken config stops `scaffold run` at once with the problem, not a traceback."""
+    config = service_root / "config.yml"
+    config.write_text(config.read_text().replace("threads: 4", "threads: zero"))
+    result = run_failing(service_root, "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0")
     assert result.returncode == 1
     assert result.stderr.strip() == "server.threads: not a valid integer"
 
 
 def test_invalid_bind_option(service_root: Path) -> None:
     """A malformed --bind is reported as the option's problem."""
-    result = subprocess.run(
-        [str(BIN / "scaffold"), "run", "--bind", "localhost"],
-        cwd=service_root,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_failing(service_root, "--bind", "localhost")
     assert result.returncode == 1
     assert result.stderr.strip() == "--bind: 'localhost' is not HOST:PORT, [IPv6]:PORT or unix:PATH"
