@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scaffold.runtime.exceptions import DefinitionError
+
 log = logging.getLogger("scaffold.health")
 
 DEFAULT_TIMEOUT = 5.0
@@ -78,13 +80,17 @@ class HealthRegistry:
         critical: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """Register ``check`` under ``name`` (unique)."""
+        """Register ``check`` under ``name`` (unique).
+
+        Raises:
+            DefinitionError: The name is taken or ``check`` is not callable.
+        """
         if name in self._checks:
             msg = f"a health check named {name!r} is already registered"
-            raise ValueError(msg)
+            raise DefinitionError(msg)
         if not callable(check):
             msg = f"health check {name!r} must be callable, not {check!r}"
-            raise TypeError(msg)
+            raise DefinitionError(msg)
         self._checks[name] = _Registered(check, critical, timeout)
 
     @property

@@ -32,7 +32,6 @@ class RequestIdMiddleware:
         request_id = accept_request_id(req.get_header(HEADER))
         req.context.request_id = request_id
         req.context.request_id_token = current_request_id.set(request_id)
-        resp.set_header(HEADER, request_id)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool

@@ -57,14 +57,13 @@ class ListenerMap:
         self.app_names: list[Any] = []
         self.admin_names: list[Any] = []
 
-    def assign(self, names: Iterable[Any], app_count: int, admin_binds: Iterable[str]) -> None:
+    def assign(self, names: Iterable[Any], app_count: int) -> None:
         """Classify bound listener addresses: the first ``app_count`` are the app's.
 
         Gunicorn binds in the order of its ``bind`` list (app addresses, then admin ones),
         and systemd passes sockets in the order of the socket unit, which lists them the
-        same way.
+        same way. Order, not address, decides: ports may be OS-chosen (``:0``).
         """
-        del admin_binds  # order, not address, decides: ports may be OS-chosen (":0")
         names = [_key(name) for name in names]
         self.app_names = names[:app_count]
         self.admin_names = names[app_count:]
@@ -243,7 +242,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
 
     def _classify(self, arbiter: Any) -> None:
         names = [listener.getsockname() for listener in arbiter.LISTENERS]
-        self.listeners.assign(names, len(self.config.server.bind), self.config.server.admin_bind)
+        self.listeners.assign(names, len(self.config.server.bind))
 
     def _when_ready(self, arbiter: Any) -> None:
         """Classify the listeners and say where each port listens (at start and each reload)."""

@@ -133,20 +133,23 @@ class Service:
             middleware.append(BasicAuthMiddleware(self.config.auth.basic))
         return middleware
 
+    def _open_log(self, path: str, key: str) -> LogFile:
+        log_file = LogFile(path, key=key)
+        self._log_files.append(log_file)  # closed by close(), reopened by USR1
+        return log_file
+
     def _access_log(self) -> AccessLog | None:
         logging = self.config.logging
         if logging.access_log is None:
             return None
-        log_file = LogFile(logging.access_log, key="logging.access_log")
-        self._log_files.append(log_file)
+        log_file = self._open_log(logging.access_log, "logging.access_log")
         return AccessLog(log_file, extended=logging.access_log_format == "extended")
 
     def _request_log(self) -> RequestLog | None:
         logging = self.config.logging
         if logging.request_log is None:
             return None
-        log_file = LogFile(logging.request_log, key="logging.request_log")
-        self._log_files.append(log_file)
+        log_file = self._open_log(logging.request_log, "logging.request_log")
         return RequestLog(
             log_file, redact_headers=logging.redact_headers, redact_fields=logging.redact_fields
         )
@@ -195,10 +198,7 @@ class Service:
             critical: A failing critical check also fails ``/health/ready``.
             timeout: Seconds before the check counts as unhealthy.
         """
-        try:
-            self.health.add(name, check, critical=critical, timeout=timeout)
-        except (ValueError, TypeError) as ex:
-            raise DefinitionError(str(ex)) from ex
+        self.health.add(name, check, critical=critical, timeout=timeout)
 
     def _metric_name(self, template: str) -> str:
         """The route's metric name, which no other route may share (DESIGN 4.6)."""
@@ -226,11 +226,7 @@ class Service:
         Raises:
             DefinitionError: The name is taken or malformed, or ``func`` is not callable.
         """
-        try:
-            task = self.tasks.add(name, func, description)
-        except (ValueError, TypeError) as ex:
-            raise DefinitionError(str(ex)) from ex
-        add_task_route(self.admin, task)
+        add_task_route(self.admin, self.tasks.add(name, func, description))
 
     def counter(self, name: str) -> Counter:
         """The counter ``name`` (``/metrics`` and statsd ``<prefix>.<name>``), made on first use."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaffold.runtime.config_schema import LOG_LEVELS
+from scaffold.runtime.exceptions import DefinitionError
 
 log = logging.getLogger("scaffold.tasks")
 
@@ -57,18 +58,17 @@ class TaskRegistry:
         """Register ``func`` as task ``name``.
 
         Raises:
-            ValueError: The name is taken or malformed.
-            TypeError: ``func`` is not callable.
+            DefinitionError: The name is taken or malformed, or ``func`` is not callable.
         """
         if not _TASK_NAME.match(name):
             msg = f"task name {name!r} must be lowercase letters, digits, '-' or '_'"
-            raise ValueError(msg)
+            raise DefinitionError(msg)
         if name in self._tasks:
             msg = f"a task named {name!r} is already registered"
-            raise ValueError(msg)
+            raise DefinitionError(msg)
         if not callable(func):
             msg = f"task {name!r} must be callable, not {func!r}"
-            raise TypeError(msg)
+            raise DefinitionError(msg)
         doc = (getattr(func, "__doc__", None) or "").strip().splitlines()
         task = Task(name, func, description or (doc[0] if doc else ""))
         self._tasks[name] = task

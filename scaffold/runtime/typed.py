@@ -34,7 +34,6 @@ class TypedSpec:
     query: Schema | None
     status: int
     many: bool
-    summary: str | None
 
 
 def _schema(value: SchemaArg, role: str, name: str) -> Schema | None:
@@ -91,7 +90,6 @@ def typed(
             query=_schema(query, "query", name),
             status=status,
             many=many,
-            summary=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else None,
         )
         if spec.request is not None and method not in BODY_METHODS:
             msg = f"{name}: a {method} request has no body; request= is for POST, PUT and PATCH"
