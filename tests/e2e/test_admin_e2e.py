@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import signal
 import time
@@ -10,23 +9,13 @@ from pathlib import Path
 
 import apachelogs
 import pytest
+from serving import request
 
 from scaffold.runtime.testing import StatsdCapture
 
 pytestmark = pytest.mark.e2e
 
 COMBINED = apachelogs.LogParser(apachelogs.COMBINED)
-
-
-def call(address, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    """One request on a fresh connection."""
-    conn = http.client.HTTPConnection(*address, timeout=10)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
 
 
 def write_config(
@@ -62,37 +51,37 @@ def test_admin_endpoints(serve, service_root):
         server = serve("--config", "e2e.yml")
         app, admin = server.app, server.admin
         for _ in range(4):
-            assert call(app, "GET", "/v1/greetings/Ada")[0] == 200
-        assert call(app, "GET", "/no/such/path")[0] == 404
+            assert request(app, "GET", "/v1/greetings/Ada")[0] == 200
+        assert request(app, "GET", "/no/such/path")[0] == 404
 
-        status, headers, body = call(admin, "GET", "/ping")
+        status, headers, body = request(admin, "GET", "/ping")
         assert (status, body) == (200, b"pong")
-        status, _, body = call(admin, "GET", "/healthcheck")
+        status, _, body = request(admin, "GET", "/healthcheck")
         assert status == 200
         assert json.loads(body)["app"]["healthy"] is True
-        assert call(admin, "GET", "/health/live")[0] == 200
-        assert call(admin, "GET", "/health/ready")[0] == 200
+        assert request(admin, "GET", "/health/live")[0] == 200
+        assert request(admin, "GET", "/health/ready")[0] == 200
 
-        status, _, body = call(admin, "GET", "/metrics")
+        status, _, body = request(admin, "GET", "/metrics")
         metrics = json.loads(body)
         assert status == 200
         assert isinstance(metrics["pid"], int) and metrics["pid"] != server.pid
         assert set(metrics) >= {"counters", "gauges", "timers"}
 
-        status, headers, body = call(admin, "GET", "/threads")
+        status, headers, body = request(admin, "GET", "/threads")
         assert status == 200 and headers["content-type"].startswith("text/plain")
         assert b"MainThread" in body
 
-        status, _, body = call(admin, "GET", "/tasks")
+        status, _, body = request(admin, "GET", "/tasks")
         assert [t["name"] for t in json.loads(body)["tasks"]] == ["gc", "log-level"]
-        assert call(admin, "POST", "/tasks/gc")[0] == 200
-        status, _, body = call(
+        assert request(admin, "POST", "/tasks/gc")[0] == 200
+        status, _, body = request(
             admin, "POST", "/tasks/log-level?logger=acme_widgets&level=DEBUG&duration=5"
         )
         assert status == 200 and json.loads(body)["result"]["level"] == "DEBUG"
-        status, headers, _ = call(admin, "GET", "/tasks/gc")
+        status, headers, _ = request(admin, "GET", "/tasks/gc")
         assert status == 405 and headers["content-type"] == "application/problem+json"
-        assert call(admin, "POST", "/tasks/nope")[0] == 404
+        assert request(admin, "POST", "/tasks/nope")[0] == 404
 
         statsd.wait_for(10, timeout=5)
         assert statsd.counters() == {
@@ -116,14 +105,14 @@ def test_usr1_reopens_the_access_log(serve, service_root):
     write_config(service_root, workers=1)
     server = serve("--config", "e2e.yml")
     log = service_root / "access.log"
-    assert call(server.app, "GET", "/v1/greetings/before")[0] == 200
+    assert request(server.app, "GET", "/v1/greetings/before")[0] == 200
     assert wait_until(lambda: log.exists() and "before" in log.read_text())
     rotated = service_root / "access.log.1"
     log.rename(rotated)
     server.signal(signal.SIGUSR1)
 
     def new_file_gets_lines() -> bool:
-        call(server.app, "GET", "/v1/greetings/after")
+        request(server.app, "GET", "/v1/greetings/after")
         return log.exists() and "/after" in log.read_text()
 
     assert wait_until(new_file_gets_lines, timeout=10, interval=0.1)
@@ -136,12 +125,12 @@ def test_sigterm_drains_then_stops(serve, service_root):
     """With drain_seconds, SIGTERM first fails readiness while still serving, then exits."""
     write_config(service_root, drain=2)
     server = serve("--config", "e2e.yml")
-    assert call(server.admin, "GET", "/health/ready")[0] == 200
+    assert request(server.admin, "GET", "/health/ready")[0] == 200
     sent = time.monotonic()
     server.signal(signal.SIGTERM)
-    assert wait_until(lambda: call(server.admin, "GET", "/health/ready")[0] == 503, timeout=1.5)
-    assert call(server.app, "GET", "/v1/greetings/Ada")[0] == 200
-    status, _, body = call(server.admin, "GET", "/health/ready")
+    assert wait_until(lambda: request(server.admin, "GET", "/health/ready")[0] == 503, timeout=1.5)
+    assert request(server.app, "GET", "/v1/greetings/Ada")[0] == 200
+    status, _, body = request(server.admin, "GET", "/health/ready")
     assert status == 503 and json.loads(body)["reason"] == "draining"
     assert server.proc is not None
     server.proc.wait(15)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -13,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from serving import BIN, ServerProcess, request
+from serving import BIN, ServerProcess, free_port, request
 
 pytestmark = pytest.mark.e2e
 
@@ -187,12 +186,6 @@ def test_sighup_with_a_broken_config_keeps_serving(
     status, _, _ = request(server.app, "GET", "/v1/greetings/Ada")
     assert status == 200
     assert server.proc is not None and server.proc.poll() is None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_sighup_moves_listeners_and_keeps_ports_apart(

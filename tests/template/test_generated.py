@@ -89,8 +89,6 @@ def test_deploy_files_name_the_service(rendered_service: Path) -> None:
     unit = (rendered_service / "deploy/systemd/acme-widgets.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
     assert "scaffold run" in unit
-    sockets = (rendered_service / "deploy/systemd/acme-widgets.socket").read_text()
-    assert sockets.index("127.0.0.1:8080") < sockets.index("127.0.0.1:8081")
     deployment = yaml.safe_load((rendered_service / "deploy/k8s/deployment.yaml").read_text())
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "admin"}
