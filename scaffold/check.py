@@ -8,10 +8,11 @@ import yaml
 
 from scaffold.loader import ServiceLoader, config_problems
 from scaffold.project import find_project
+from scaffold.runtime.tls import listener_contexts
 
 
 def check_service(config_file: Path | None = None) -> str:
-    """Validate the config (and the service built from it); return it as masked YAML.
+    """Validate the config, its TLS files and the service built from it; return masked YAML.
 
     Raises:
         InvalidConfigError: One line per problem, each naming its dotted key.
@@ -20,6 +21,7 @@ def check_service(config_file: Path | None = None) -> str:
     loader = ServiceLoader(find_project(), config_file)
     with config_problems():
         config = loader.load_config()
+        listener_contexts(config.server)
         service = loader.build(config)
     header = (
         f"# {loader.config_path}: valid; {len(service.routes())} route(s), "

@@ -37,15 +37,16 @@ def run_service(options: RunOptions) -> None:
     overrides = Overrides(options.binds, options.admin_binds, options.workers)
     loader = ServiceLoader(project, options.config_file, overrides)
     with config_problems():
-        config = loader.load_config()
-        configure_logging(config.logging)
-        service = loader.build(config)
+        application = ServiceApplication(
+            loader.load_config,
+            loader.build,
+            ServeOptions(name=project.name, reload=options.reload),
+        )
+        configure_logging(application.config.logging)
+        service = loader.build(application.config)
     log.info("serving %s from %s", project.name, loader.config_path)
     for line in route_table(service):
         log.info("route %s", line)
     service.close()  # the workers build their own; keep no log file or socket in the master
     loader.forget_modules()
-    application = ServiceApplication(
-        loader.load_config, loader.build, ServeOptions(name=project.name, reload=options.reload)
-    )
     application.run()

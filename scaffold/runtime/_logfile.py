@@ -1,4 +1,11 @@
-"""Line-oriented log files (access log, request log) that ``USR1`` reopens for logrotate."""
+"""Line-oriented log files (access log, request log) that ``USR1`` reopens for logrotate.
+
+Outside a server a write goes straight to the file. A worker turns on buffering when it
+boots (:func:`buffer_log_files`): lines then collect in memory and reach the file when
+:data:`BUFFER_BYTES` have gathered, at every :func:`flush_log_files` (the worker calls it
+once a second) and before the worker exits, so no line is lost and a request pays for one
+list append instead of a write and a flush.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +18,11 @@ from typing import TextIO
 from scaffold.runtime.exceptions import ConfigError
 
 STDOUT = "-"
+BUFFER_BYTES = 64 * 1024
+"""Buffered lines are written once this many characters have gathered (or at a flush)."""
 
 _open_files: weakref.WeakSet[LogFile] = weakref.WeakSet()
+_buffering = False
 
 
 class LogFile:
@@ -33,9 +43,12 @@ class LogFile:
     def __init__(self, target: str, *, key: str) -> None:
         self.target = target
         self.key = key
+        self.buffered = _buffering
         self._lock = threading.Lock()
         self._reopen = False
         self._closed = False
+        self._pending: list[str] = []
+        self._pending_size = 0
         self._stream: TextIO | None = None
         self._finalizer: weakref.finalize[..., LogFile] | None = None
         self._open()
@@ -46,7 +59,7 @@ class LogFile:
             self._stream = None
             return
         try:
-            stream = Path(self.target).open("a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            stream = Path(self.target).open("a", encoding="utf-8")  # noqa: SIM115
         except OSError as ex:
             reason = ex.strerror or str(ex)
             msg = f"{self.key}: cannot open {self.target}: {reason}"
@@ -58,17 +71,38 @@ class LogFile:
     def write(self, text: str) -> None:
         """Append ``text`` (one or more complete lines, each ending in ``\\n``)."""
         with self._lock:
-            if self._closed:
-                return
-            if self._reopen:
-                self._do_reopen()
-            stream = self._stream if self._stream is not None else sys.stdout
-            try:
-                stream.write(text)
-                stream.flush()
-            except (OSError, ValueError):
-                # A full disk or a closed stdout must not fail the request being logged.
-                pass
+            if self.buffered:
+                self._pending.append(text)
+                self._pending_size += len(text)
+                if self._pending_size < BUFFER_BYTES:
+                    return
+                text = self._take()
+            self._emit(text)
+
+    def _take(self) -> str:
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        return text
+
+    def _emit(self, text: str) -> None:
+        if self._closed or not text:
+            return
+        if self._reopen:
+            self._do_reopen()
+        stream = self._stream if self._stream is not None else sys.stdout
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            # A full disk or a closed stdout must not fail the request being logged.
+            pass
+
+    def flush(self) -> None:
+        """Write whatever is buffered."""
+        with self._lock:
+            if self._pending:
+                self._emit(self._take())
 
     def request_reopen(self) -> None:
         """Reopen the file before the next write (safe to call from a signal handler)."""
@@ -87,8 +121,10 @@ class LogFile:
             old_finalizer()
 
     def close(self) -> None:
-        """Stop writing and close the file (stdout is left open)."""
+        """Write what is buffered, stop writing and close the file (stdout is left open)."""
         with self._lock:
+            if self._pending:
+                self._emit(self._take())
             self._closed = True
             if self._finalizer is not None:
                 self._finalizer()
@@ -100,3 +136,17 @@ def reopen_log_files() -> None:
     """Ask every open :class:`LogFile` of this process to reopen (what ``USR1`` does)."""
     for log_file in list(_open_files):
         log_file.request_reopen()
+
+
+def buffer_log_files() -> None:
+    """Buffer the writes of every log file of this process, open now or later (a worker)."""
+    global _buffering  # one switch per process: a worker turns it on once, at boot
+    _buffering = True
+    for log_file in list(_open_files):
+        log_file.buffered = True
+
+
+def flush_log_files() -> None:
+    """Write what every log file of this process has buffered."""
+    for log_file in list(_open_files):
+        log_file.flush()

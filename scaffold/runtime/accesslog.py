@@ -11,12 +11,9 @@ import re
 import time
 from typing import Any
 
+import falcon.asgi
+
 from scaffold.runtime._logfile import LogFile
-
-USER_CONTEXT_KEY = "authenticated_user"
-"""``req.context`` key holding the user name, set by auth middleware only once the password
-was verified; the access log's ``%u`` shows it, ``-`` when absent."""
-
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Apache (ap_escape_logitem) escapes '"', '\\', control and non-ASCII bytes; unquoted fields
@@ -78,15 +75,27 @@ def clf_time(timestamp: float) -> str:
     return text
 
 
-def request_line(env: dict[str, Any]) -> str:
-    """The request line as received: method, raw target (with query), protocol."""
-    target = env.get("RAW_URI") or env.get("PATH_INFO") or "/"
-    query = env.get("QUERY_STRING")
-    if query and "?" not in target:  # gunicorn's RAW_URI has the query; not every server's
-        target = f"{target}?{query}"
-    method = env.get("REQUEST_METHOD", "-")
-    protocol = env.get("SERVER_PROTOCOL", "HTTP/1.0")
-    return f"{method} {target} {protocol}"
+def request_line(scope: dict[str, Any]) -> str:
+    """The request line as received: method, raw target (with query), protocol.
+
+    Bytes outside ASCII stand as latin-1 code points, so :func:`escape` logs each as ``\\xhh``.
+    """
+    raw = scope.get("raw_path") or scope.get("path", "/").encode("utf-8", "surrogateescape")
+    target = raw.decode("latin-1")
+    query = scope.get("query_string")
+    if query:
+        target = f"{target}?{query.decode('latin-1')}"
+    return f"{scope.get('method', '-')} {target} HTTP/{scope.get('http_version', '1.1')}"
+
+
+def client_host(scope: dict[str, Any]) -> str | None:
+    """The peer's address from an ASGI scope (``None`` on a Unix socket)."""
+    client = scope.get("client")
+    if not client:
+        return None
+    if not isinstance(client, tuple | list):  # ASGI allows any iterable; read it once
+        client = scope["client"] = tuple(client)
+    return str(client[0])
 
 
 class AccessLog:
@@ -103,7 +112,7 @@ class AccessLog:
 
     def format(
         self,
-        env: dict[str, Any],
+        req: falcon.asgi.Request,
         *,
         status: int,
         size: int | None,
@@ -115,7 +124,7 @@ class AccessLog:
         """Return the line (with its newline) for one request.
 
         Args:
-            env: The WSGI environ.
+            req: The request.
             status: The final status code sent.
             size: Body bytes sent, ``None`` when unknown; 0 and ``None`` log as ``-``.
             user: The verified user name, if any.
@@ -123,13 +132,16 @@ class AccessLog:
             elapsed: Seconds spent serving it.
             request_id: The ``X-Request-Id`` (``extended`` only).
         """
-        host = escape(env.get("REMOTE_ADDR") or "-", quoted=False)
+        scope = req.scope
+        client = client_host(scope)
+        host = escape(client, quoted=False) if client else "-"
         who = escape(user, quoted=False) if user else "-"
-        referer = escape(env.get("HTTP_REFERER") or "-")
-        agent = escape(env.get("HTTP_USER_AGENT") or "-")
+        referer = req.referer
+        agent = req.user_agent
         line = (
-            f'{host} - {who} [{clf_time(started)}] "{escape(request_line(env))}" '
-            f'{status} {size or "-"} "{referer}" "{agent}"'
+            f'{host} - {who} [{clf_time(started)}] "{escape(request_line(scope))}" '
+            f'{status} {size or "-"} "{escape(referer) if referer else "-"}" '
+            f'"{escape(agent) if agent else "-"}"'
         )
         if self.extended:
             rid = escape(request_id, quoted=False) if request_id else "-"

@@ -1,8 +1,8 @@
-"""The admin port's app: ping, health, metrics, threads and tasks."""
+"""The admin port's ASGI app: ping, health, metrics, threads and tasks."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import sys
 import threading
@@ -10,13 +10,17 @@ import traceback
 from typing import Any, Protocol
 
 import falcon
+import falcon.asgi
 
+from scaffold.runtime.context import Request
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.health import HealthRegistry
+from scaffold.runtime.jsonio import dumps, install_media_handlers
 from scaffold.runtime.metrics import MetricsRegistry
-from scaffold.runtime.requestid import RequestIdMiddleware
+from scaffold.runtime.observe import ObserveMiddleware
 from scaffold.runtime.routing import Router
 from scaffold.runtime.tasks import Task, TaskError, TaskRegistry
+from scaffold.runtime.threadpool import ThreadPool
 
 
 class Flag(Protocol):
@@ -50,7 +54,7 @@ class Lifecycle:
 
 
 class _Ping:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = falcon.MEDIA_TEXT
         resp.text = "pong"
 
@@ -59,18 +63,18 @@ class _HealthCheck:
     def __init__(self, registry: HealthRegistry) -> None:
         self.registry = registry
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        outcomes = self.registry.run()
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        outcomes = await asyncio.to_thread(self.registry.run)
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps({o.name: o.as_json() for o in outcomes})
+        resp.data = dumps({o.name: o.as_json() for o in outcomes})
         if not all(o.healthy for o in outcomes):
             resp.status = falcon.HTTP_503
 
 
 class _Live:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps({"live": True})
+        resp.data = dumps({"live": True})
 
 
 class _Ready:
@@ -78,31 +82,32 @@ class _Ready:
         self.registry = registry
         self.lifecycle = lifecycle
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
         if self.lifecycle.draining:
             resp.status = falcon.HTTP_503
-            resp.text = json.dumps({"ready": False, "reason": "draining"})
+            resp.data = dumps({"ready": False, "reason": "draining"})
             return
-        failed = [o.name for o in self.registry.run() if o.critical and not o.healthy]
+        outcomes = await asyncio.to_thread(self.registry.run)
+        failed = [o.name for o in outcomes if o.critical and not o.healthy]
         if failed:
             resp.status = falcon.HTTP_503
-            resp.text = json.dumps({"ready": False, "failed_checks": failed})
+            resp.data = dumps({"ready": False, "failed_checks": failed})
             return
-        resp.text = json.dumps({"ready": True})
+        resp.data = dumps({"ready": True})
 
 
 class _Metrics:
     def __init__(self, registry: MetricsRegistry) -> None:
         self.registry = registry
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps(self.registry.snapshot())
+        resp.data = dumps(self.registry.snapshot())
 
 
 class _Threads:
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         frames = sys._current_frames()
         threads = threading.enumerate()
         out = [f"pid {os.getpid()}: {len(threads)} threads\n"]
@@ -120,28 +125,27 @@ class _TaskList:
     def __init__(self, tasks: TaskRegistry) -> None:
         self.tasks = tasks
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps({"tasks": [task.as_json() for task in self.tasks.all()]})
+        resp.data = dumps({"tasks": [task.as_json() for task in self.tasks.all()]})
 
 
 class _TaskRunner:
     def __init__(self, task: Task) -> None:
         self.task = task
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         params = {key: str(value) for key, value in req.params.items()}
         try:
-            result = self.task.func(params)
+            result = await asyncio.to_thread(self.task.func, params)
         except TaskError as ex:
             raise falcon.HTTPBadRequest(description=f"task {self.task.name}: {ex}") from ex
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = json.dumps(
-            {"task": self.task.name, "pid": os.getpid(), "result": result}, default=str
-        )
+        document = {"task": self.task.name, "pid": os.getpid(), "result": result}
+        resp.data = dumps(document, default=str)
 
 
-def add_task_route(app: falcon.App[Any, Any], task: Task) -> None:
+def add_task_route(app: falcon.asgi.App[Any, Any], task: Task) -> None:
     """Serve ``task`` at ``POST /tasks/<name>`` (other methods: 405)."""
     app.add_route(f"/tasks/{task.name}", _TaskRunner(task))
 
@@ -151,8 +155,11 @@ def build_admin_app(
     lifecycle: Lifecycle,
     metrics: MetricsRegistry | None = None,
     tasks: TaskRegistry | None = None,
-) -> falcon.App[Any, Any]:
-    """Return the admin WSGI app for one service.
+) -> falcon.asgi.App[Any, Any]:
+    """Return the admin ASGI app for one service.
+
+    Every responder is ``async def``; checks and tasks (the service's own code, which may
+    block) run on the event loop's default executor.
 
     Args:
         registry: The health checks.
@@ -160,7 +167,12 @@ def build_admin_app(
         metrics: The metrics registry behind ``/metrics``.
         tasks: The tasks under ``/tasks``.
     """
-    app = falcon.App(middleware=[RequestIdMiddleware()], router=Router())
+    app = falcon.asgi.App(
+        middleware=[ObserveMiddleware(access_log=None, request_log=None, metrics=None)],
+        router=Router(ThreadPool(1, "admin")),
+        request_type=Request,
+    )
+    install_media_handlers(app)
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handling(app)
     app.add_route("/ping", _Ping())

@@ -10,12 +10,17 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import falcon
+import falcon.asgi
 
-from scaffold.runtime.accesslog import USER_CONTEXT_KEY
 from scaffold.runtime.config_schema import BasicAuthConfig
 from scaffold.runtime.passwords import verify_password
+from scaffold.runtime.threadpool import ThreadPool
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 1024
@@ -78,15 +83,22 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
 
 
 class BasicAuthMiddleware:
-    """Require a valid Basic-auth user on every request that reaches it (401 otherwise)."""
+    """Require a valid Basic-auth user on every request that reaches it (401 otherwise).
 
-    def __init__(self, config: BasicAuthConfig) -> None:
+    Args:
+        config: Realm and users.
+        pool: Where scrypt runs on a cache miss: it takes tens of milliseconds of CPU,
+            which must not hold the event loop (and every other request) meanwhile.
+    """
+
+    def __init__(self, config: BasicAuthConfig, pool: ThreadPool) -> None:
         self.users = dict(config.users)
         realm = config.realm.replace("\\", "\\\\").replace('"', '\\"')
         self.challenge = f'Basic realm="{realm}", charset="UTF-8"'
         self._cache = _VerifiedCache()
+        self._pool = pool
 
-    def authenticate(self, header: str | None) -> str | None:
+    async def authenticate(self, header: str | None) -> str | None:
         """Return the verified user name for ``header``, or ``None``."""
         credentials = parse_basic(header)
         if credentials is None:
@@ -97,17 +109,17 @@ class BasicAuthMiddleware:
             return None
         if self._cache.hit(user, password):
             return user
-        if verify_password(password, encoded):
+        if await self._pool.run(verify_password, password, encoded):
             self._cache.add(user, password)
             return user
         return None
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
         """Verify the credentials or answer 401 with a challenge."""
-        user = self.authenticate(req.get_header("Authorization"))
+        user = await self.authenticate(req.get_header("Authorization"))
         if user is None:
             raise falcon.HTTPUnauthorized(
                 description="Valid Basic-auth credentials are required.",
                 challenges=[self.challenge],
             )
-        req.context[USER_CONTEXT_KEY] = user
+        req.context.user = user

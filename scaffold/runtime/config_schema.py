@@ -113,7 +113,11 @@ class TLSSchema(_Section):
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """``server``: listeners, worker model, timeouts and limits."""
+    """``server``: listeners, worker model, timeouts, limits and TLS.
+
+    ``threads`` is the size of each worker's thread pool for plain (``def``) handlers;
+    ``tls`` applies to the app listeners only, ``admin_tls`` to the admin listeners.
+    """
 
     bind: tuple[str, ...] = ("127.0.0.1:8080",)
     admin_bind: tuple[str, ...] = ("127.0.0.1:8081",)
@@ -124,6 +128,7 @@ class ServerConfig:
     max_body_bytes: int = 1048576
     max_in_flight: int | None = None
     tls: TLSConfig | None = None
+    admin_tls: TLSConfig | None = None
 
 
 class ServerSchema(_Section):
@@ -142,6 +147,7 @@ class ServerSchema(_Section):
         load_default=None, allow_none=True, strict=True, validate=_at_least(1)
     )
     tls = fields.Nested(TLSSchema, load_default=None, allow_none=True)
+    admin_tls = fields.Nested(TLSSchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _distinct_ports(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import falcon
+import falcon.asgi
 
 from scaffold.runtime.config_schema import CorsConfig
 from scaffold.runtime.requestid import HEADER as REQUEST_ID_HEADER
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 PREFLIGHT_MAX_AGE = "600"
 
@@ -24,7 +30,7 @@ class CORSMiddleware:
         """Whether ``origin`` may call the app port."""
         return origin is not None and (self.any_origin or origin in self.origins)
 
-    def _allow_origin(self, resp: falcon.Response, origin: str) -> None:
+    def _allow_origin(self, resp: falcon.asgi.Response, origin: str) -> None:
         if self.any_origin and not self.credentials:
             resp.set_header("Access-Control-Allow-Origin", "*")
         else:
@@ -33,7 +39,7 @@ class CORSMiddleware:
         if self.credentials:
             resp.set_header("Access-Control-Allow-Credentials", "true")
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
         """Answer a preflight from an allowed origin at once (it carries no credentials)."""
         origin = req.get_header("Origin")
         method = req.get_header("Access-Control-Request-Method")
@@ -49,8 +55,8 @@ class CORSMiddleware:
         resp.status = falcon.HTTP_204
         resp.complete = True
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    async def process_response(
+        self, req: Request, resp: falcon.asgi.Response, resource: object, req_succeeded: bool
     ) -> None:
         """Mark responses to allowed origins (errors too) as readable by them."""
         origin = req.get_header("Origin")

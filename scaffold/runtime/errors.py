@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 from typing import Any
 
 import falcon
+import falcon.asgi
 from falcon.util import misc
+
+from scaffold.runtime.jsonio import dumps
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -71,10 +73,10 @@ def serialize_problem(req: falcon.Request, resp: falcon.Response, ex: falcon.HTT
     """Falcon error serializer: write ``ex`` as problem+json, whatever the client accepts."""
     request_id = getattr(req.context, "request_id", None)
     resp.content_type = PROBLEM_JSON
-    resp.data = json.dumps(problem_document(ex, request_id)).encode()
+    resp.data = dumps(problem_document(ex, request_id))
 
 
-def handle_uncaught(
+async def handle_uncaught(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
     """Log an unexpected exception with its traceback; answer 500 without one."""
@@ -92,14 +94,14 @@ def handle_uncaught(
     ) from ex
 
 
-def handle_route_not_found(
+async def handle_route_not_found(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
     """Say which path has no route (Falcon's own 404 has no detail)."""
     raise falcon.HTTPNotFound(description=f"No resource at {req.path}.") from ex
 
 
-def install_error_handling(app: falcon.App[Any, Any]) -> None:
+def install_error_handling(app: falcon.asgi.App[Any, Any]) -> None:
     """Make every error raised in ``app`` end as one problem+json response."""
     app.add_error_handler(Exception, handle_uncaught)
     app.add_error_handler(falcon.HTTPRouteNotFound, handle_route_not_found)

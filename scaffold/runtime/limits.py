@@ -1,94 +1,107 @@
-"""Request limits: 413 over ``server.max_body_bytes`` (chunked too), 503 over ``max_in_flight``."""
+"""Request limits: 413 over ``server.max_body_bytes`` (chunked too), 503 over ``max_in_flight``.
+
+Both run before body parsing, CORS, auth and the handler, so a refused request costs almost
+nothing. Middleware runs on the worker's event loop, one request at a time between awaits,
+so the in-flight count needs no lock.
+"""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import falcon
 
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
-def _too_large(limit: int) -> falcon.HTTPContentTooLarge:
+RETRY_AFTER_SECONDS = 1
+
+
+def too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    """The 413 for a body over ``limit`` bytes."""
     return falcon.HTTPContentTooLarge(
         description=f"The request body is larger than the limit of {limit} bytes."
     )
 
 
-class LimitedStream:
-    """A read-only wrapper that raises 413 once more than ``limit`` bytes were read."""
+class BodyTap:
+    """An ASGI ``receive`` wrapper that counts body bytes as the service reads them.
 
-    def __init__(self, stream: Any, limit: int) -> None:
-        self._stream = stream
-        self._limit = limit
-        self._read = 0
-
-    def _count(self, data: bytes) -> bytes:
-        self._read += len(data)
-        if self._read > self._limit:
-            raise _too_large(self._limit)
-        return data
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Read like ``io.RawIOBase.read``, but never past the limit plus one byte."""
-        allowed = self._limit - self._read + 1
-        if size is None or size < 0 or size > allowed:
-            size = allowed
-        return self._count(self._stream.read(size))
-
-    def readline(self, size: int | None = -1) -> bytes:
-        """Read one line, counted against the limit."""
-        allowed = self._limit - self._read + 1
-        if size is None or size < 0 or size > allowed:
-            size = allowed
-        return self._count(self._stream.readline(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-class BodyLimitMiddleware:
-    """Refuse bodies over ``limit`` bytes: by ``Content-Length`` at once, chunked as read."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Check the declared length, and wrap the stream for bodies of unknown length."""
-        length = req.content_length
-        if length is not None:
-            if length > self.limit:
-                raise _too_large(self.limit)
-            return
-        if req.env.get("wsgi.input_terminated"):
-            limited = LimitedStream(req.stream, self.limit)
-            req.env["wsgi.input"] = limited
-            req.stream = limited
-
-
-class ConcurrencyLimitMiddleware:
-    """Shed requests beyond ``limit`` in flight in this worker: 503 with ``Retry-After``.
-
-    It runs before body parsing, auth and the handler, so a shed request costs almost nothing.
+    Past ``limit`` it raises 413 (for bodies whose length was not declared); with
+    ``keep`` > 0 it also keeps a copy of the first ``keep`` + 1 bytes (for the request log).
     """
 
-    def __init__(self, limit: int, retry_after: int = 1) -> None:
+    __slots__ = ("copy", "keep", "limit", "receive", "total")
+
+    def __init__(self, *, limit: int | None = None, keep: int = 0) -> None:
+        self.receive: Any = None  # the server's receive, set when the stream is first opened
         self.limit = limit
-        self.retry_after = retry_after
-        self._slots = threading.BoundedSemaphore(limit)
+        self.keep = keep
+        self.total = 0
+        self.copy = bytearray()
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Take a slot or shed the request."""
-        if not self._slots.acquire(blocking=False):
-            raise falcon.HTTPServiceUnavailable(
-                description=f"More than {self.limit} requests are in flight; retry shortly.",
-                retry_after=self.retry_after,
-            )
-        req.context.in_flight_slot = True
+    def see(self, body: bytes) -> None:
+        """Count ``body``; raise 413 once over the limit."""
+        self.total += len(body)
+        if self.limit is not None and self.total > self.limit:
+            raise too_large(self.limit)
+        room = self.keep + 1 - len(self.copy)
+        if room > 0 and body:
+            self.copy += body[:room]
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    def first(self, event: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Count the body of the event Falcon read before the service asked (if any)."""
+        if event is not None and event.get("type") == "http.request":
+            self.see(event.get("body", b""))
+        return event
+
+    async def __call__(self) -> dict[str, Any]:
+        event: dict[str, Any] = await self.receive()
+        if event["type"] == "http.request":
+            self.see(event.get("body", b""))
+        return event
+
+
+class LimitsMiddleware:
+    """Shed requests beyond ``max_in_flight`` (503 + ``Retry-After``), refuse large bodies (413).
+
+    Args:
+        max_body_bytes: Largest body accepted; by ``Content-Length`` at once, chunked as read.
+        max_in_flight: Requests this worker serves at once before shedding (``None``: no limit).
+    """
+
+    def __init__(self, max_body_bytes: int, max_in_flight: int | None = None) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+
+    async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
+        """Take a slot or shed; check the declared length or tap the stream."""
+        limit = self.max_in_flight
+        if limit is not None:
+            if self.in_flight >= limit:
+                raise falcon.HTTPServiceUnavailable(
+                    description=f"More than {limit} requests are in flight; retry shortly.",
+                    retry_after=RETRY_AFTER_SECONDS,
+                )
+            self.in_flight += 1
+            req.context.in_flight = True
+        length = req.content_length
+        if length is not None:
+            if length > self.max_body_bytes:
+                raise too_large(self.max_body_bytes)
+        elif req.get_header("Transfer-Encoding") is not None:
+            tap = req.context.body_tap
+            if tap is None:
+                req.context.body_tap = BodyTap(limit=self.max_body_bytes)
+            else:
+                tap.limit = self.max_body_bytes
+
+    async def process_response(
+        self, req: Request, resp: falcon.asgi.Response, resource: object, req_succeeded: bool
     ) -> None:
         """Give the slot back, whatever happened."""
-        if getattr(req.context, "in_flight_slot", False):
-            req.context.in_flight_slot = False
-            self._slots.release()
+        if req.context.in_flight:
+            req.context.in_flight = False
+            self.in_flight -= 1

@@ -1,7 +1,5 @@
-"""Observe every app-port request: access log, request log and per-route metrics.
+"""Observe every app-port request: request id, access log, request log, per-route metrics.
 
-The middleware sits right after the request id, so it sees every request, including errors
-raised by later middleware (413, shed 503) and unmatched paths (404), with their real status.
 Routes are named by template, never by raw path, so a scan cannot explode the metric namespace.
 """
 
@@ -10,14 +8,19 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import falcon
+import falcon.asgi
 
-from scaffold.runtime.accesslog import USER_CONTEXT_KEY, AccessLog
+from scaffold.runtime.accesslog import AccessLog
 from scaffold.runtime.metrics import Counter, MetricsRegistry, Timer
+from scaffold.runtime.requestid import HEADER, accept_request_id, current_request_id
 from scaffold.runtime.requestlog import RequestLog
 from scaffold.runtime.statsdsink import StatsdSink
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 UNMATCHED = "unmatched"
 ROOT = "root"
@@ -43,17 +46,23 @@ def route_metric_name(template: str | None) -> str:
     return _UNSAFE.sub("_", path)
 
 
-@dataclass
 class _Series:
-    """One route and method: its timer and a counter per status."""
+    """One route and method: its timer, and per status a counter and the ready datagram head."""
 
-    timer: Timer
-    base: str
-    counters: dict[int, tuple[Counter, str]] = field(default_factory=dict)
+    __slots__ = ("base", "counters", "timer", "timer_head")
+
+    def __init__(self, timer: Timer, base: str, timer_head: bytes) -> None:
+        self.timer = timer
+        self.base = base
+        self.timer_head = timer_head
+        self.counters: dict[int, tuple[Counter, bytes]] = {}
 
 
 class RouteMetrics:
     """Per-route counters and timers, in the registry and (one datagram a request) in statsd.
+
+    Names are worked out once per route, method and status; a request then costs two
+    registry updates and one ``sendto`` of ``<counter>:1|c\\n<timer>:<ms>|ms``.
 
     Args:
         registry: The service's registry (``/metrics``).
@@ -74,34 +83,41 @@ class RouteMetrics:
             name = self._names[template] = route_metric_name(template)
         return name
 
+    def _statsd_name(self, name: str) -> bytes:
+        full = self.statsd.full_name(name) if self.statsd is not None else name
+        return full.encode("ascii", "replace")
+
     def _series_for(self, template: str | None, method: str) -> _Series:
         key = (template, method)
         series = self._series.get(key)
         if series is None:
             base = f"{self.name(template)}.{method}"
+            made = _Series(self.registry.timer(base), base, self._statsd_name(base) + b":")
             with self._lock:
-                series = self._series.setdefault(key, _Series(self.registry.timer(base), base))
+                series = self._series.setdefault(key, made)
         return series
 
     def record(self, template: str | None, method: str, status: int, ms: float) -> None:
         """Count one request and its duration."""
         if method not in _METHODS:
             method = OTHER_METHOD
-        series = self._series_for(template, method)
+        series = self._series.get((template, method)) or self._series_for(template, method)
         entry = series.counters.get(status)
         if entry is None:
             name = f"{series.base}.{status}"
-            entry = series.counters.setdefault(status, (self.registry.counter(name), name))
+            made = (self.registry.counter(name), self._statsd_name(name) + b":1|c\n")
+            entry = series.counters.setdefault(status, made)
         entry[0].add_local()
         series.timer.add_local(ms)
         if self.statsd is not None:
-            self.statsd.request(entry[1], series.base, ms)
+            self.statsd.send_bytes(b"%s%s%.6f|ms" % (entry[1], series.timer_head, ms))
 
 
 class ObserveMiddleware:
-    """Falcon middleware feeding the access log, the request log and the route metrics.
+    """The first middleware: the request id, then the access log, request log and metrics.
 
-    Each part is optional (``None`` = off).
+    It sees every request, including errors raised by later middleware (413, shed 503)
+    and unmatched paths (404), with their real status. Each part is optional (``None``).
     """
 
     def __init__(
@@ -115,52 +131,68 @@ class ObserveMiddleware:
         self.request_log = request_log
         self.metrics = metrics
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Note the arrival time; start copying the body for the request log."""
-        req.context.observe_started = (time.time(), time.perf_counter())
+    async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
+        """Pick the request id before anything can fail; note the arrival time."""
+        context = req.context
+        context.started = time.time()
+        context.started_perf = time.perf_counter()
+        request_id = accept_request_id(req.get_header(HEADER))
+        context.request_id = request_id
+        context.log_token = current_request_id.set(request_id)
         if self.request_log is not None:
             self.request_log.start(req)
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    async def process_response(
+        self, req: Request, resp: falcon.asgi.Response, resource: object, req_succeeded: bool
     ) -> None:
-        """Log and count the finished request (errors included: the envelope is composed)."""
-        started: tuple[float, float] | None = getattr(req.context, "observe_started", None)
-        if started is None:
-            return
-        elapsed = time.perf_counter() - started[1]
+        """Echo the request id; log and count the finished request (errors included)."""
+        context = req.context
+        now = time.perf_counter()
+        request_id = context.request_id
+        if request_id is None:  # refused before any middleware ran (falcon's own 400)
+            context.started, context.started_perf = time.time(), now
+            request_id = context.request_id = accept_request_id(req.get_header(HEADER))
+        resp.set_header(HEADER, request_id)
+        token = context.log_token
+        if token is not None:
+            context.log_token = None
+            current_request_id.reset(token)
+        elapsed = now - context.started_perf
         status = resp.status_code
         if self.metrics is not None:
             self.metrics.record(req.uri_template, req.method, status, elapsed * 1000)
         if self.access_log is None and self.request_log is None:
             return
-        body = _rendered(resp)
+        body = await _rendered(resp)
         if self.access_log is not None:
             self.access_log.write(
                 self.access_log.format(
-                    req.env,
+                    req,
                     status=status,
                     size=_sent_size(req, resp, status, body),
-                    user=req.context.get(USER_CONTEXT_KEY),
-                    started=started[0],
+                    user=context.user,
+                    started=context.started,
                     elapsed=elapsed,
-                    request_id=getattr(req.context, "request_id", None),
+                    request_id=request_id,
                 )
             )
         if self.request_log is not None:
             self.request_log.record(req, resp, status=status, body=body, elapsed=elapsed)
 
 
-def _rendered(resp: falcon.Response) -> bytes | None:
+async def _rendered(resp: falcon.asgi.Response) -> bytes | None:
     """The body falcon will send (it caches rendered media, so this costs no second dump)."""
+    data = resp.data
+    if data is not None:
+        return data
     try:
-        return resp.render_body()
+        return await resp.render_body()
     except Exception:  # falcon reports the failure itself when it renders for real
         return None
 
 
 def _sent_size(
-    req: falcon.Request, resp: falcon.Response, status: int, body: bytes | None
+    req: Request, resp: falcon.asgi.Response, status: int, body: bytes | None
 ) -> int | None:
     if req.method == "HEAD" or status in (204, 304) or status < 200:
         return 0

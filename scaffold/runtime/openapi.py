@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 import falcon
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+import falcon.asgi
 
 from scaffold.runtime.errors import PROBLEM_JSON, status_phrase
-from scaffold.runtime.typed import JSON, typed_spec
+from scaffold.runtime.jsonio import JSON, dumps
+from scaffold.runtime.typed import typed_spec
 
 if TYPE_CHECKING:
     from scaffold.runtime.service import Service
@@ -59,6 +58,11 @@ def _schema_name(schema: Any) -> str:
 
 def build_openapi(service: Service, *, version: str = "0.1.0") -> dict[str, Any]:
     """Return the OpenAPI document (a dict) of ``service``'s app port."""
+    # apispec is imported when a document is first asked for: most workers never serve one,
+    # and it would cost each of them a few MiB.
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     spec = APISpec(
         title=service.name,
         version=version,
@@ -125,11 +129,11 @@ class OpenAPIResource:
 
     def __init__(self, service: Service) -> None:
         self._service = service
-        self._body: str | None = None
+        self._body: bytes | None = None
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Serve the OpenAPI document."""
         if self._body is None:
-            self._body = json.dumps(build_openapi(self._service))
+            self._body = dumps(build_openapi(self._service))
         resp.content_type = falcon.MEDIA_JSON
-        resp.text = self._body
+        resp.data = self._body

@@ -20,55 +20,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-import falcon
+import falcon.asgi
 
 from scaffold.runtime._logfile import LogFile
 from scaffold.runtime.config_schema import DEFAULT_REDACT_HEADERS
 from scaffold.runtime.errors import status_phrase
+from scaffold.runtime.limits import BodyTap
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 REDACTED = "[REDACTED]"
 MAX_LOGGED_BODY = 64 * 1024
 """Bodies larger than this (bytes) are logged by size only."""
-
-
-class TeeStream:
-    """Wrap a WSGI input stream and keep a copy of up to ``limit`` bytes read through it."""
-
-    def __init__(self, stream: Any, limit: int = MAX_LOGGED_BODY) -> None:
-        self._stream = stream
-        self._limit = limit
-        self.captured = bytearray()
-        self.total = 0
-
-    def _keep(self, data: bytes) -> bytes:
-        self.total += len(data)
-        room = self._limit + 1 - len(self.captured)
-        if room > 0:
-            self.captured += data[:room]
-        return data
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Read like the wrapped stream, keeping a copy."""
-        return self._keep(self._stream.read(size if size is not None else -1))
-
-    def readline(self, size: int | None = -1) -> bytes:
-        """Read one line like the wrapped stream, keeping a copy."""
-        return self._keep(self._stream.readline(size if size is not None else -1))
-
-    def __iter__(self) -> TeeStream:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def redact_json(value: Any, fields: frozenset[str]) -> Any:
@@ -109,17 +76,17 @@ class RequestLog:
         )
         self.redact_fields = frozenset(f.lower() for f in redact_fields)
 
-    def start(self, req: falcon.Request) -> None:
+    def start(self, req: Request) -> None:
         """Keep a copy of the request body as the service reads it."""
-        tee = TeeStream(req.env["wsgi.input"])
-        req.env["wsgi.input"] = tee
-        req.stream = tee
-        req.context.request_log_tee = tee
+        tap = req.context.body_tap
+        if tap is None:
+            tap = req.context.body_tap = BodyTap()
+        tap.keep = MAX_LOGGED_BODY
 
     def record(
         self,
-        req: falcon.Request,
-        resp: falcon.Response,
+        req: Request,
+        resp: falcon.asgi.Response,
         *,
         status: int,
         body: bytes | None,
@@ -134,17 +101,17 @@ class RequestLog:
             body: The rendered response body (``None`` for none or a stream).
             elapsed: Seconds spent serving it.
         """
-        rid = getattr(req.context, "request_id", None) or "-"
-        lines = [f"> {req.method} {self._target(req)} {req.env.get('SERVER_PROTOCOL', 'HTTP/1.1')}"]
+        rid = req.context.request_id or "-"
+        protocol = f"HTTP/{req.scope.get('http_version', '1.1')}"
+        lines = [f"> {req.method} {self._target(req)} {protocol}"]
         lines += [f"> {line}" for line in self._headers(req.headers.items())]
-        tee: TeeStream | None = getattr(req.context, "request_log_tee", None)
-        lines.append(f"> {self._request_body(req, tee)}")
+        lines.append(f"> {self._request_body(req, req.context.body_tap)}")
         lines.append(f"< {status} {status_phrase(status)} ({elapsed * 1000:.3f} ms)")
         lines += [f"< {line}" for line in self._headers(resp.headers.items())]
         lines.append(f"< {self._response_body(req, resp, status, body)}")
         self.log_file.write("".join(f"{rid} {line}\n" for line in lines))
 
-    def _target(self, req: falcon.Request) -> str:
+    def _target(self, req: Request) -> str:
         query = req.query_string
         if not query:
             return req.path
@@ -163,16 +130,16 @@ class RequestLog:
             out.append(f"{name.title()}: {_one_line(shown)}")
         return out
 
-    def _request_body(self, req: falcon.Request, tee: TeeStream | None) -> str:
+    def _request_body(self, req: Request, tap: BodyTap | None) -> str:
         declared = req.content_length
-        if tee is None or tee.total == 0:
+        if tap is None or tap.total == 0:
             if declared:
                 return f"(body of {declared} bytes, not read by the service)"
             return "(no body)"
-        return self._body(bytes(tee.captured), tee.total, req.content_type)
+        return self._body(bytes(tap.copy), tap.total, req.content_type)
 
     def _response_body(
-        self, req: falcon.Request, resp: falcon.Response, status: int, body: bytes | None
+        self, req: Request, resp: falcon.asgi.Response, status: int, body: bytes | None
     ) -> str:
         if req.method == "HEAD" or status in (204, 304) or status < 200:
             return "(no body)"

@@ -1,11 +1,22 @@
-"""Falcon's compiled router with our method mapping: HEAD from GET, sorted ``Allow``."""
+"""Falcon's compiled router with our method mapping: typed and plain responders, HEAD from GET.
+
+Every responder becomes a coroutine function, as Falcon's ASGI app requires: ``@typed`` ones
+through :func:`~scaffold.runtime.typed.typed_responder`, other plain ``def`` responders run on
+the worker's thread pool, ``async def`` ones are used as they are.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import falcon
+import falcon.asgi
 from falcon.routing import CompiledRouter, map_http_methods
+
+from scaffold.runtime.threadpool import ThreadPool
+from scaffold.runtime.typed import typed_responder, typed_spec
 
 
 def allowed_methods(method_map: dict[str, Any]) -> list[str]:
@@ -17,7 +28,7 @@ def allowed_methods(method_map: dict[str, Any]) -> list[str]:
 
 
 def _options_responder(allow: str) -> Any:
-    def on_options(req: falcon.Request, resp: falcon.Response, **kwargs: Any) -> None:
+    async def on_options(req: falcon.asgi.Request, resp: falcon.asgi.Response, **kw: Any) -> None:
         resp.status = falcon.HTTP_204
         resp.set_header("Allow", allow)
 
@@ -25,7 +36,9 @@ def _options_responder(allow: str) -> Any:
 
 
 def _not_allowed_responder(allow: list[str]) -> Any:
-    def on_not_allowed(req: falcon.Request, resp: falcon.Response, **kwargs: Any) -> None:
+    async def on_not_allowed(
+        req: falcon.asgi.Request, resp: falcon.asgi.Response, **kw: Any
+    ) -> None:
         raise falcon.HTTPMethodNotAllowed(
             allow,
             description=f"{req.method} is not allowed here; use one of {', '.join(allow)}.",
@@ -34,12 +47,40 @@ def _not_allowed_responder(allow: list[str]) -> Any:
     return on_not_allowed
 
 
+def _on_pool(responder: Any, pool: ThreadPool) -> Any:
+    """Run a plain Falcon responder on the worker's thread pool."""
+
+    async def serve(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
+        await pool.run(responder, req, resp, **params)
+
+    return functools.update_wrapper(serve, responder)
+
+
+def as_coroutine(responder: Any, pool: ThreadPool) -> Any:
+    """``responder`` as the coroutine function Falcon's ASGI app calls."""
+    spec = typed_spec(responder)
+    if spec is not None:
+        return typed_responder(spec, responder, pool)
+    if inspect.iscoroutinefunction(responder):
+        return responder
+    return _on_pool(responder, pool)
+
+
 class Router(CompiledRouter):
-    """Map responders so that HEAD answers like GET and every 405 lists the right methods."""
+    """Map responders so that HEAD answers like GET and every 405 lists the right methods.
+
+    Args:
+        pool: Where plain (``def``) responders run.
+    """
+
+    def __init__(self, pool: ThreadPool) -> None:
+        super().__init__()
+        self.pool = pool
 
     def map_http_methods(self, resource: object, **kwargs: Any) -> Any:
         """Map ``on_*`` responders, then fill HEAD, OPTIONS and 405 responders."""
-        method_map = dict(map_http_methods(resource, suffix=kwargs.get("suffix")))
+        found = map_http_methods(resource, suffix=kwargs.get("suffix"))
+        method_map = {method: as_coroutine(func, self.pool) for method, func in found.items()}
         if "GET" in method_map and "HEAD" not in method_map:
             method_map["HEAD"] = method_map["GET"]
         allow = allowed_methods(method_map)

@@ -1,4 +1,4 @@
-"""``Service``: routes, namespaces and health checks, exposed as two WSGI apps."""
+"""``Service``: routes, namespaces and health checks, exposed as two ASGI apps."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import falcon
+import falcon.asgi
 
 from scaffold.runtime._logfile import LogFile
 from scaffold.runtime.accesslog import AccessLog
 from scaffold.runtime.admin import Lifecycle, add_task_route, build_admin_app
 from scaffold.runtime.auth import BasicAuthMiddleware
 from scaffold.runtime.config import Config
+from scaffold.runtime.context import Request
 from scaffold.runtime.cors import CORSMiddleware
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.exceptions import DefinitionError
 from scaffold.runtime.health import DEFAULT_TIMEOUT, HealthCheck, HealthRegistry
-from scaffold.runtime.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware
+from scaffold.runtime.jsonio import install_media_handlers
+from scaffold.runtime.limits import LimitsMiddleware
 from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
 from scaffold.runtime.observe import (
     ROOT,
@@ -27,11 +29,11 @@ from scaffold.runtime.observe import (
     route_metric_name,
 )
 from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource
-from scaffold.runtime.requestid import RequestIdMiddleware
 from scaffold.runtime.requestlog import RequestLog
 from scaffold.runtime.routing import Router
 from scaffold.runtime.statsdsink import StatsdSink
 from scaffold.runtime.tasks import LogLevelTask, TaskFunc, TaskRegistry, run_gc
+from scaffold.runtime.threadpool import ThreadPool
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ class Service:
         config: The validated config (default: every key at its default).
 
     Attributes:
-        app: The WSGI app of the app port (a :class:`falcon.App`).
-        admin: The WSGI app of the admin port.
+        app: The ASGI app of the app port (a :class:`falcon.asgi.App`).
+        admin: The ASGI app of the admin port.
+        threads: The thread pool plain (``def``) responders run on (``server.threads``).
         metrics: This process's :class:`MetricsRegistry` (the admin port's ``/metrics``).
         statsd: The statsd sink, or ``None`` when ``metrics.statsd`` is absent.
         tasks: The admin tasks (``gc`` and ``log-level`` built in).
@@ -94,7 +97,8 @@ class Service:
         self.health = HealthRegistry()
         self._routes: list[RouteInfo] = []
         self._metric_names: dict[str, str] = {}
-        self._router = Router()
+        self.threads = ThreadPool(self.config.server.threads, "handler")
+        self._router = Router(self.threads)
         self.statsd = _statsd_sink(self.config, name)
         self.metrics = MetricsRegistry(self.statsd)
         self._log_files: list[LogFile] = []
@@ -103,10 +107,11 @@ class Service:
             request_log=self._request_log(),
             metrics=RouteMetrics(self.metrics, self.statsd),
         )
-        self.app: falcon.App[Any, Any] = falcon.App(
-            middleware=self._middleware(observe), router=self._router
+        self.app: falcon.asgi.App[Any, Any] = falcon.asgi.App(
+            middleware=self._middleware(observe), router=self._router, request_type=Request
         )
         self.app.req_options.strip_url_path_trailing_slash = True
+        install_media_handlers(self.app)
         install_error_handling(self.app)
         if self.config.openapi:
             # Served but not listed: the document describes the service's own routes.
@@ -123,14 +128,14 @@ class Service:
     def _middleware(self, observe: ObserveMiddleware) -> list[Any]:
         """The app port's middleware in DESIGN 3's fixed order."""
         server = self.config.server
-        middleware: list[Any] = [RequestIdMiddleware(), observe]
-        if server.max_in_flight is not None:
-            middleware.append(ConcurrencyLimitMiddleware(server.max_in_flight))
-        middleware.append(BodyLimitMiddleware(server.max_body_bytes))
+        middleware: list[Any] = [
+            observe,
+            LimitsMiddleware(server.max_body_bytes, server.max_in_flight),
+        ]
         if self.config.cors.allow_origins:
             middleware.append(CORSMiddleware(self.config.cors))
         if self.config.auth.basic is not None:
-            middleware.append(BasicAuthMiddleware(self.config.auth.basic))
+            middleware.append(BasicAuthMiddleware(self.config.auth.basic, self.threads))
         return middleware
 
     def _open_log(self, path: str, key: str) -> LogFile:
@@ -241,7 +246,12 @@ class Service:
         return self.metrics.gauge(name, read)
 
     def close(self) -> None:
-        """Close the log files and the statsd socket (done anyway when garbage collected)."""
+        """Stop the thread pool; close the log files and the statsd socket.
+
+        Buffered log lines are written first. Done anyway when garbage collected, but for
+        the threads, which only run once a plain responder was called.
+        """
+        self.threads.shutdown()
         for log_file in self._log_files:
             log_file.close()
         if self.statsd is not None:
@@ -251,9 +261,9 @@ class Service:
         """The app port's routes in the order they were added."""
         return list(self._routes)
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        """Serve the app port (so a ``Service`` is itself a WSGI app)."""
-        return self.app(environ, start_response)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Serve the app port (so a ``Service`` is itself an ASGI app)."""
+        await self.app(scope, receive, send)
 
 
 def _statsd_sink(config: Config, name: str) -> StatsdSink | None:

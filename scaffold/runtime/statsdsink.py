@@ -84,8 +84,13 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
                 log.info("statsd host %s:%s resolved; sending metrics", self.host, self.port)
 
     def _send(self, data: str) -> None:
-        """Send one datagram; a failure is logged once and otherwise ignored."""
-        if self._addr is None:
+        """Send one datagram (the statsd client base's hook)."""
+        self.send_bytes(data.encode("ascii", "replace"))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send one datagram of ready-made lines; a failure is logged once, then ignored."""
+        addr = self._addr
+        if addr is None:
             now = time.monotonic()
             if now >= self._retry_at:
                 # Resolve off the request path: a slow DNS must not delay this request.
@@ -96,7 +101,7 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         if sock is None:
             return
         try:
-            sock.sendto(data.encode("ascii", "replace"), self._addr)
+            sock.sendto(data, addr)
         except OSError as ex:
             self._warn_once(
                 type(ex).__name__,
@@ -106,6 +111,10 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
                 self.port,
                 ex,
             )
+
+    def full_name(self, name: str) -> str:
+        """``name`` with the prefix, as it reaches statsd."""
+        return f"{self._prefix}.{name}" if self._prefix else name
 
     def pipeline(self) -> Pipeline:
         """A pipeline: stats queued, then sent in as few datagrams as fit."""
@@ -132,10 +141,3 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
     def gauge(self, name: str, value: float, rate: float = 1, delta: bool = False) -> None:
         """Set gauge ``name`` (``|g``)."""
         super().gauge(name, value, rate, delta)
-
-    def request(self, counter: str, timer: str, ms: float) -> None:
-        """Send one request's counter and timer in a single datagram."""
-        pipe = self.pipeline()
-        pipe.incr(counter)
-        pipe.timing(timer, ms)
-        pipe.send()

@@ -1,12 +1,16 @@
-"""TLS profiles for gunicorn's listeners (Mozilla's *modern* and *intermediate*)."""
+"""TLS for the listeners: Mozilla's *modern* and *intermediate* profiles, mutual TLS.
+
+``server.tls`` serves the app listeners and ``server.admin_tls`` the admin listeners, each
+with a context of its own, so probes and operators reach the admin port without a client
+certificate even when the app port requires one.
+"""
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
-from typing import Any
 
-from scaffold.runtime.config_schema import TLSConfig
+from scaffold.runtime.config_schema import ServerConfig, TLSConfig
+from scaffold.runtime.exceptions import ConfigError
 
 # Mozilla "intermediate" (v5.7) TLS 1.2 cipher suites; TLS 1.3 suites are not configurable here.
 INTERMEDIATE_CIPHERS = ":".join(
@@ -38,10 +42,44 @@ def apply_profile(context: ssl.SSLContext, tls: TLSConfig) -> ssl.SSLContext:
     return context
 
 
-def gunicorn_tls_settings(tls: TLSConfig) -> dict[str, Any]:
-    """Gunicorn settings that serve every listener with ``tls``."""
+def server_context(tls: TLSConfig, key: str = "server.tls") -> ssl.SSLContext:
+    """A server-side context for ``tls``: its certificate and key loaded, its profile applied.
 
-    def ssl_context(conf: Any, default_ssl_context_factory: Callable[[], ssl.SSLContext]) -> Any:
-        return apply_profile(default_ssl_context_factory(), tls)
+    Args:
+        tls: The section.
+        key: Its dotted config key, named in errors.
 
-    return {"certfile": tls.certfile, "keyfile": tls.keyfile, "ssl_context": ssl_context}
+    Raises:
+        ConfigError: A file is missing or unreadable, or the key does not match the certificate.
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.certfile, tls.keyfile)
+    except (OSError, ssl.SSLError) as ex:
+        reason = getattr(ex, "strerror", None) or getattr(ex, "reason", None) or str(ex)
+        msg = f"{key}: cannot load certfile {tls.certfile} with keyfile {tls.keyfile}: {reason}"
+        raise ConfigError([msg]) from ex
+    try:
+        return apply_profile(context, tls)
+    except (OSError, ssl.SSLError) as ex:
+        reason = getattr(ex, "strerror", None) or getattr(ex, "reason", None) or str(ex)
+        msg = f"{key}.client_ca: cannot load {tls.client_ca}: {reason}"
+        raise ConfigError([msg]) from ex
+
+
+def listener_contexts(server: ServerConfig) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """The contexts of the app listeners (``server.tls``) and the admin ones (``admin_tls``).
+
+    Raises:
+        ConfigError: A certificate, key or client CA cannot be loaded (one line each).
+    """
+    problems: list[str] = []
+    contexts: list[ssl.SSLContext | None] = []
+    for key, tls in (("server.tls", server.tls), ("server.admin_tls", server.admin_tls)):
+        try:
+            contexts.append(server_context(tls, key) if tls is not None else None)
+        except ConfigError as ex:
+            problems.extend(ex.problems)
+    if problems:
+        raise ConfigError(problems)
+    return contexts[0], contexts[1]

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import functools
-import json
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import falcon
+import falcon.asgi
 from marshmallow import Schema, ValidationError
 
 from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import DefinitionError
+from scaffold.runtime.jsonio import JSON, JSONDecodeError, dumps, loads
+from scaffold.runtime.threadpool import ThreadPool
 
-JSON = "application/json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _RESPONDER_NAME = re.compile(r"^on_(get|head|post|put|patch|delete|options)(?:_\w+)?$")
-_READ_CHUNK = 64 * 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
 SchemaArg = Schema | type[Schema] | None
@@ -62,6 +63,10 @@ def typed(
     string) when ``query`` is given. It returns the data that ``response`` dumps as JSON,
     or ``None`` for no body. ``status`` is the success status.
 
+    A plain ``def`` responder runs on the worker's thread pool (``server.threads``), so it
+    may block (a database driver, a file); an ``async def`` one runs on the event loop and
+    must never block. Validation and the JSON work run on the loop either way.
+
     Args:
         request: Schema of the JSON body (POST, PUT and PATCH only).
         response: Schema of the JSON response.
@@ -94,28 +99,8 @@ def typed(
         if spec.request is not None and method not in BODY_METHODS:
             msg = f"{name}: a {method} request has no body; request= is for POST, PUT and PATCH"
             raise DefinitionError(msg)
-
-        @functools.wraps(func)
-        def responder(
-            resource: Any, req: falcon.Request, resp: falcon.Response, **params: Any
-        ) -> None:
-            if spec.response is not None and not req.client_accepts_json:
-                raise falcon.HTTPNotAcceptable(
-                    description=f"This resource answers only with {JSON}."
-                )
-            if spec.query is not None:
-                params["query"] = _load(spec.query, dict(req.params), "query string")
-            if spec.request is not None:
-                params["body"] = _load(spec.request, read_json(req), "body")
-            result = func(resource, req, resp, **params)
-            resp.status = spec.status
-            if result is not None and spec.response is not None:
-                resp.media = spec.response.dump(result, many=spec.many)
-            elif result is not None:
-                resp.media = result
-
-        responder.__scaffold_typed__ = spec  # type: ignore[attr-defined]
-        return responder  # type: ignore[return-value]
+        func.__scaffold_typed__ = spec  # type: ignore[attr-defined]
+        return func
 
     return decorate
 
@@ -127,24 +112,44 @@ def typed_spec(responder: object) -> TypedSpec | None:
     return spec if isinstance(spec, TypedSpec) else None
 
 
-def read_body(req: falcon.Request) -> bytes:
-    """Read the whole request body: by ``Content-Length``, or to the end of a chunked one."""
-    if req.content_length is not None:
-        return req.bounded_stream.read()
-    if not req.env.get("wsgi.input_terminated"):
-        return b""
-    parts = []
-    while chunk := req.stream.read(_READ_CHUNK):
-        parts.append(chunk)
-    return b"".join(parts)
+def typed_responder(spec: TypedSpec, responder: Callable[..., Any], pool: ThreadPool) -> Any:
+    """The Falcon responder that serves ``responder`` (a bound method) as ``spec`` declares.
+
+    It negotiates, loads and validates on the event loop, calls ``responder`` (awaited when
+    it is ``async def``, else on ``pool``), and dumps the result as JSON.
+    """
+    response, query, request = spec.response, spec.query, spec.request
+    status, many = spec.status, spec.many
+    blocking = not inspect.iscoroutinefunction(responder)
+
+    async def serve(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
+        if response is not None and not req.client_accepts_json:
+            raise falcon.HTTPNotAcceptable(description=f"This resource answers only with {JSON}.")
+        if query is not None:
+            params["query"] = _load(query, dict(req.params), "query string")
+        if request is not None:
+            params["body"] = _load(request, await read_json(req), "body")
+        if blocking:
+            result = await pool.run(responder, req, resp, **params)
+        else:
+            result = await responder(req, resp, **params)
+        resp.status = status
+        if result is not None:
+            resp.data = dumps(result if response is None else response.dump(result, many=many))
+            resp.content_type = JSON
+
+    functools.update_wrapper(serve, responder)
+    serve.__scaffold_typed__ = spec  # type: ignore[attr-defined]
+    return serve
 
 
-def read_json(req: falcon.Request) -> Any:
-    """Return the parsed JSON body.
+async def read_json(req: falcon.asgi.Request) -> Any:
+    """Read and parse the JSON body.
 
     Raises:
         falcon.HTTPUnsupportedMediaType: The body is not ``application/json``.
         falcon.HTTPBadRequest: The body is empty, not UTF-8, or malformed (with line and column).
+        falcon.HTTPContentTooLarge: The body is larger than ``server.max_body_bytes``.
     """
     media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
     if media_type != JSON:
@@ -152,20 +157,20 @@ def read_json(req: falcon.Request) -> Any:
         raise falcon.HTTPUnsupportedMediaType(
             description=f"The body must be {JSON}; Content-Type was {shown}."
         )
-    raw = read_body(req)
+    raw = await req.stream.read()
     if not raw.strip():
         raise falcon.HTTPBadRequest(
             description="The request body is empty; a JSON document is required."
         )
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as ex:
-        raise falcon.HTTPBadRequest(
-            description=f"The body is not valid UTF-8 (byte {ex.start})."
-        ) from ex
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as ex:
+        return loads(raw)
+    except JSONDecodeError as ex:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise falcon.HTTPBadRequest(
+                description=f"The body is not valid UTF-8 (byte {bad.start})."
+            ) from ex
         raise falcon.HTTPBadRequest(
             description=f"Malformed JSON at line {ex.lineno}, column {ex.colno}: {ex.msg}."
         ) from ex

@@ -89,10 +89,11 @@ def test_admin_endpoints(serve, service_root):
             "e2e.unmatched.GET.404": 1,
         }
 
-    # The admin port is not in the access log; the app port's lines parse as combined.
-    entries = [
-        COMBINED.parse(line) for line in (service_root / "access.log").read_text().splitlines()
-    ]
+    # The admin port is not in the access log; the app port's lines parse as combined. The
+    # worker writes what it buffered at least once a second.
+    log = service_root / "access.log"
+    assert wait_until(lambda: len(log.read_text().splitlines()) >= 5, timeout=5)
+    entries = [COMBINED.parse(line) for line in log.read_text().splitlines()]
     assert [(e.request_line, e.final_status) for e in entries] == [
         ("GET /v1/greetings/Ada HTTP/1.1", 200)
     ] * 4 + [("GET /no/such/path HTTP/1.1", 404)]

@@ -236,6 +236,22 @@ def test_sigterm_exits_cleanly_after_in_flight_requests(
     assert "Traceback" not in server.output
 
 
+def test_sigterm_while_workers_boot_stops_them_at_once(
+    serve: Callable[..., ServerProcess],
+) -> None:
+    """A TERM that reaches workers before their handlers are set is not lost.
+
+    The master announces its listeners before the workers boot; a TERM sent then used to
+    reach a booting worker through the master's inherited handler and vanish, leaving it
+    to be killed graceful_timeout (30 s) later.
+    """
+    server = serve("--workers", "4")
+    started = time.monotonic()
+    assert server.stop(timeout=25) == 0
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in server.output
+
+
 def run_failing(service_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run `scaffold run ARGS` expecting it to stop before serving."""
     return subprocess.run(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from serving import ServerProcess
+from serving import BIN, ServerProcess, request
 
 pytestmark = pytest.mark.e2e
 
@@ -78,18 +78,27 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def enable_tls(root: Path, pki: Path, profile: str, client_ca: bool = False) -> None:
+def enable_tls(
+    root: Path,
+    pki: Path,
+    profile: str,
+    client_ca: bool = False,
+    *,
+    key: str = "tls",
+    certfile: str = "server.pem",
+) -> None:
+    """Add a server.tls (or server.admin_tls) section to the service's config.yml."""
     config = root / "config.yml"
     block = (
-        "  tls:\n"
-        f"    certfile: {pki / 'server.pem'}\n"
+        f"  {key}:\n"
+        f"    certfile: {pki / certfile}\n"
         f"    keyfile: {pki / 'server.key'}\n"
         f"    profile: {profile}\n" + (f"    client_ca: {pki / 'ca.pem'}\n" if client_ca else "")
     )
     text = config.read_text()
-    config.write_text(
-        text.replace("  # TLS for every listener", block + "  # TLS for every listener", 1)
-    )
+    marker = "  # TLS for the app listeners"
+    assert marker in text
+    config.write_text(text.replace(marker, block + marker, 1))
 
 
 def client_context(
@@ -118,14 +127,17 @@ def get(
 def test_intermediate_profile_serves_tls12_and_tls13(
     serve: Callable[..., ServerProcess], service_root: Path, pki: Path
 ) -> None:
-    """intermediate accepts TLS 1.2 and 1.3 and serves the app over HTTPS."""
+    """intermediate accepts TLS 1.2 and 1.3 on the app port; the admin port stays plain HTTP."""
     enable_tls(service_root, pki, "intermediate")
     server = serve("--workers", "1")
     assert "app listening on https://" in server.output
+    assert "admin listening on http://" in server.output
     status, body = get(server.app, client_context(pki, maximum=ssl.TLSVersion.TLSv1_2))
     assert (status, json.loads(body)["greeting"]) == (200, "Hello, Ada!")
     assert get(server.app, client_context(pki))[0] == 200
-    assert get(server.admin, client_context(pki), "/ping") == (200, b"pong")
+    assert request(server.admin, "GET", "/ping")[::2] == (200, b"pong")
+    with pytest.raises((ssl.SSLError, ConnectionResetError, http.client.RemoteDisconnected)):
+        request(server.app, "GET", "/v1/greetings/Ada")
 
 
 def test_modern_profile_refuses_tls12(
@@ -150,3 +162,42 @@ def test_client_ca_requires_a_client_certificate(
     ):
         get(server.app, client_context(pki))
     assert get(server.app, client_context(pki, cert=True))[0] == 200
+    # Probes and operators need no client certificate on the admin port.
+    assert request(server.admin, "GET", "/health/ready")[0] == 200
+
+
+def test_admin_tls_serves_the_admin_port_with_its_own_context(
+    serve: Callable[..., ServerProcess], service_root: Path, pki: Path
+) -> None:
+    """server.admin_tls puts the admin port on TLS without the app port's client CA."""
+    enable_tls(service_root, pki, "intermediate", client_ca=True)
+    enable_tls(service_root, pki, "modern", key="admin_tls")
+    server = serve("--workers", "1")
+    assert "admin listening on https://" in server.output
+    assert get(server.admin, client_context(pki), "/ping") == (200, b"pong")
+    with pytest.raises(ssl.SSLError):
+        get(server.admin, client_context(pki, maximum=ssl.TLSVersion.TLSv1_2), "/ping")
+    with pytest.raises(
+        (ssl.SSLError, ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+    ):
+        get(server.app, client_context(pki))
+    assert get(server.app, client_context(pki, cert=True))[0] == 200
+
+
+def test_a_certificate_that_does_not_load_stops_before_serving(
+    service_root: Path, pki: Path
+) -> None:
+    """A missing certificate file ends `scaffold run` at once, naming the key."""
+    enable_tls(service_root, pki, "intermediate", certfile="missing.pem")
+    result = subprocess.run(
+        [str(BIN / "scaffold"), "run", "--bind", "127.0.0.1:0", "--admin-bind", "127.0.0.1:0"],
+        cwd=service_root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("server.tls: cannot load certfile ")
+    assert "missing.pem" in result.stderr
+    assert "Booting worker" not in result.stderr

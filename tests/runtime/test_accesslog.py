@@ -10,7 +10,7 @@ import falcon
 import pytest
 
 from scaffold.runtime import Service, parse_config
-from scaffold.runtime.accesslog import USER_CONTEXT_KEY, escape
+from scaffold.runtime.accesslog import escape
 from scaffold.runtime.testing import admin_client, client
 
 COMBINED = apachelogs.LogParser(apachelogs.COMBINED)
@@ -35,10 +35,10 @@ class Widgets:
 class SetUser:
     """Stands in for Basic auth: sets the verified user the access log shows."""
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         user = req.get_header("X-Test-User")
         if user:
-            req.context[USER_CONTEXT_KEY] = user
+            req.context.user = user
 
 
 def build(tmp_path: Path, extra: str = "") -> tuple[Service, Path]:
@@ -59,7 +59,7 @@ def lines(log: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("method", "path", "status", "size"),
     [
-        ("GET", "/widgets/7", 200, 11),
+        ("GET", "/widgets/7", 200, 10),
         ("GET", "/nothing/here", 404, None),
         ("PATCH", "/widgets/7", 405, None),
         ("POST", "/widgets/7", 500, None),

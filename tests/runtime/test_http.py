@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import asyncio
 import json
 import logging
+from typing import Any
 
 import pytest
 from falcon import testing
@@ -191,34 +192,83 @@ def test_413_content_length_over_limit(small_body_service: Service) -> None:
     assert_problem(result, 413)
 
 
+async def call_asgi(
+    app: Any, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[int, bytes]:
+    """Drive ``app`` as an ASGI server does: the body in ``chunks``, no Content-Length."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+    }
+    events = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if events:
+            return events.pop(0)
+        await asyncio.sleep(3600)  # the client sent everything; nothing more comes
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, body
+
+
+CHUNKED_JSON = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+
+
 def test_413_chunked_body_over_limit(small_body_service: Service) -> None:
     """A body without Content-Length (chunked) is cut off at the limit too."""
     body = json.dumps({"name": "A" * 100}).encode()
-    environ = testing.create_environ(
-        method="POST",
-        path="/v1/greetings",
-        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    chunks = [body[i : i + 16] for i in range(0, len(body), 16)]
+    status, content = asyncio.run(
+        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
     )
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["wsgi.input_terminated"] = True
-    environ.pop("CONTENT_LENGTH", None)
-    result = testing.StartResponseMock()
-    content = b"".join(small_body_service.app(environ, result))
-    assert result.status.startswith("413")
+    assert status == 413
     assert json.loads(content)["status"] == 413
+
+
+def test_chunked_body_of_exactly_the_limit_is_read(small_body_service: Service) -> None:
+    """A chunked body of exactly max_body_bytes (64) is accepted; one byte more is not."""
+    body = json.dumps({"name": "A" * 50}).encode()
+    body = body[:-1] + b" " * (64 - len(body)) + b"}"
+    assert len(body) == 64
+    chunks = [body[:30], body[30:]]
+    status, content = asyncio.run(
+        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
+    )
+    assert status == 201, content
+    status, _ = asyncio.run(
+        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, [body, b" "])
+    )
+    assert status == 413
 
 
 def test_chunked_body_under_limit_is_read(small_body_service: Service) -> None:
     """A small chunked body is read to its end."""
-    environ = testing.create_environ(
-        method="POST", path="/v1/greetings", headers={"Content-Type": "application/json"}
+    chunks = [b'{"name": ', b'"Ada"}']
+    status, content = asyncio.run(
+        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
     )
-    environ["wsgi.input"] = io.BytesIO(b'{"name": "Ada"}')
-    environ["wsgi.input_terminated"] = True
-    environ.pop("CONTENT_LENGTH", None)
-    result = testing.StartResponseMock()
-    content = b"".join(small_body_service.app(environ, result))
-    assert result.status.startswith("201"), content
+    assert status == 201, content
+    assert json.loads(content)["greeting"] == "Hello, Ada!"
 
 
 def test_500_has_request_id_and_no_traceback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import falcon
@@ -11,6 +12,8 @@ from scaffold.runtime import Service, parse_config
 
 
 class Slow:
+    """A plain responder that blocks its pool thread until released."""
+
     def __init__(self) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
@@ -26,21 +29,21 @@ def test_requests_over_the_limit_get_503_with_retry_after() -> None:
     service = Service("x", parse_config("server: {max_in_flight: 1}", env={}))
     slow = Slow()
     service.add_route("/slow", slow)
-    client = testing.TestClient(service.app)
-    results: list[int] = []
-    worker = threading.Thread(
-        target=lambda: results.append(client.simulate_get("/slow").status_code)
-    )
-    worker.start()
-    assert slow.entered.wait(10)
-    shed = client.simulate_get("/slow")
-    assert shed.status_code == 503
-    assert shed.headers["retry-after"] == "1"
-    assert shed.json["status"] == 503
-    slow.release.set()
-    worker.join(10)
-    assert results == [200]
-    assert client.simulate_get("/slow").status_code == 200
+
+    async def scenario() -> None:
+        async with testing.ASGIConductor(service.app) as conductor:
+            first = asyncio.ensure_future(conductor.simulate_get("/slow"))
+            assert await asyncio.to_thread(slow.entered.wait, 10)
+            shed = await conductor.simulate_get("/slow")
+            assert shed.status_code == 503
+            assert shed.headers["retry-after"] == "1"
+            assert shed.json["status"] == 503
+            slow.release.set()
+            assert (await first).status_code == 200
+            assert (await conductor.simulate_get("/slow")).status_code == 200
+
+    asyncio.run(scenario())
+    service.close()
 
 
 def test_slots_are_returned_after_errors() -> None:

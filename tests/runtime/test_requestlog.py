@@ -16,11 +16,11 @@ SECRETS = ["hunter2", "s3cr3t-token", "nested-secret", "cookie-value", "api-key-
 
 
 class Echo:
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         if (req.content_type or "").startswith("application/json"):
-            resp.media = {"got": read_json(req), "secret": "nested-secret"}
+            resp.media = {"got": await read_json(req), "secret": "nested-secret"}
         else:
-            req.bounded_stream.read()
+            await req.bounded_stream.read()
             resp.text = "ok"
 
 

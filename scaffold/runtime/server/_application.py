@@ -1,0 +1,158 @@
+"""The gunicorn application: settings from the service's config, re-read on every HUP."""
+
+from __future__ import annotations
+
+import logging
+import math
+import ssl
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from scaffold.runtime.config import Config
+from scaffold.runtime.exceptions import ConfigError
+from scaffold.runtime.logconfig import configure_logging
+from scaffold.runtime.server._arbiter import DrainingArbiter, SharedFlag
+from scaffold.runtime.server._listeners import describe, split_listeners
+from scaffold.runtime.server._worker import Worker, remember_master_signals
+from scaffold.runtime.service import Service
+from scaffold.runtime.tls import listener_contexts
+
+log = logging.getLogger("scaffold.server")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``scaffold run`` adds to the config: a process name and code reloading."""
+
+    name: str = "service"
+    reload: bool = False
+
+
+@dataclass(frozen=True)
+class ListenerPlan:
+    """How a worker serves its listeners: how many are the app's, and TLS for each kind.
+
+    The contexts are made in the master, before any worker forks, so a missing or
+    mismatched certificate stops ``scaffold run`` (or refuses a reload) instead of
+    failing every worker's boot.
+    """
+
+    app_count: int
+    app_tls: ssl.SSLContext | None
+    admin_tls: ssl.SSLContext | None
+
+    @classmethod
+    def for_config(cls, config: Config) -> ListenerPlan:
+        """The plan for ``config``.
+
+        Raises:
+            ConfigError: A certificate, key or client CA cannot be loaded.
+        """
+        app_tls, admin_tls = listener_contexts(config.server)
+        return cls(len(config.server.bind), app_tls, admin_tls)
+
+
+class ServiceApplication(BaseApplication):  # type: ignore[misc]
+    """A gunicorn application that re-reads the config on every HUP.
+
+    Args:
+        load_config: Returns the validated config; called at start and on each reload.
+        build: Builds the :class:`Service` from a config (in each worker).
+        options: Process name and code reloading.
+
+    Raises:
+        ConfigError: The config's TLS files cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        load_config: Callable[[], Config],
+        build: Callable[[Config], Service],
+        options: ServeOptions | None = None,
+    ) -> None:
+        self._load_config = load_config
+        self._build = build
+        self.options = options or ServeOptions()
+        self.config = load_config()
+        self.plan = ListenerPlan.for_config(self.config)
+        self.draining = SharedFlag()
+        super().__init__()
+
+    def run(self) -> None:
+        """Run the gunicorn master (with draining) until it exits."""
+        try:
+            DrainingArbiter(self).run()
+        except RuntimeError as ex:
+            print(f"\nError: {ex}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
+
+    # gunicorn's hooks ---------------------------------------------------------------
+
+    def load_config(self) -> None:
+        """Copy the service config into gunicorn's settings."""
+        for key, value in self.gunicorn_settings().items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Service:
+        """Build the service in a worker (gunicorn's ``wsgi()``; here an ASGI app)."""
+        configure_logging(self.config.logging)
+        service = self._build(self.config)
+        service.lifecycle.follow(self.draining)
+        return service
+
+    def reload(self) -> None:
+        """Re-read the config; a broken file keeps the running config instead of exiting."""
+        try:
+            config = self._load_config()
+            plan = ListenerPlan.for_config(config)
+        except ConfigError as ex:
+            for line in ex.problems:
+                log.error("reload refused, keeping the running config: %s", line)
+            return
+        self.config, self.plan = config, plan
+        configure_logging(self.config.logging)
+        super().reload()
+        log.info("config reloaded from %s", self.config.source or "defaults")
+
+    # settings -----------------------------------------------------------------------
+
+    def gunicorn_settings(self) -> dict[str, Any]:
+        """The gunicorn settings for the current config.
+
+        ``server.threads`` is not gunicorn's ``threads``: it sizes each worker's pool for
+        plain handlers (:class:`~scaffold.runtime.threadpool.ThreadPool`). TLS is set up by
+        the worker per listener, so gunicorn is given no certificate.
+        """
+        server = self.config.server
+        return {
+            "bind": [*server.bind, *server.admin_bind],
+            "workers": server.workers,
+            "worker_class": Worker,
+            "graceful_timeout": math.ceil(server.graceful_timeout),
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": self.config.logging.level.lower(),
+            "proc_name": self.options.name,
+            "reload": self.options.reload,
+            "when_ready": self._when_ready,
+            "on_reload": self._when_ready,
+            "post_fork": remember_master_signals,
+            # gunicorn >= 24 opens a control socket in $HOME by default; we need none, and
+            # two services on one host must not fight over it.
+            "control_socket_disable": True,
+        }
+
+    def _when_ready(self, arbiter: Any) -> None:
+        """Say where each port listens (at start and after each reload)."""
+        app, admin = split_listeners(arbiter.LISTENERS, self.plan.app_count)
+        app_scheme = "https" if self.plan.app_tls else "http"
+        admin_scheme = "https" if self.plan.admin_tls else "http"
+        for listener in app:
+            log.info("app listening on %s", describe(listener.getsockname(), app_scheme))
+        for listener in admin:
+            log.info("admin listening on %s", describe(listener.getsockname(), admin_scheme))

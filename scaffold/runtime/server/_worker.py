@@ -1,0 +1,174 @@
+"""The worker: gunicorn's ``asgi`` worker, serving each listener with its own app and TLS.
+
+gunicorn's stock ``asgi`` worker serves one app on every listener with one TLS context. Ours
+starts one asyncio server per listener: the app port's listeners serve ``service.app`` (with
+``server.tls``), the admin port's serve ``service.admin`` (with ``server.admin_tls``), so the
+accepting listener, never the ``Host`` header, decides which app answers. It also buffers
+the access log and flushes it every second and before exiting, reopens it on ``USR1``, wakes
+at once on ``TERM``, and stops the service's thread pool last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers.gasgi import ASGIWorker
+
+from scaffold.runtime._logfile import buffer_log_files, flush_log_files, reopen_log_files
+from scaffold.runtime.server._listeners import split_listeners
+from scaffold.runtime.service import Service
+
+_EARLY_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1)
+TICK_SECONDS = 1.0
+"""How often the worker tells the master it lives and writes buffered log lines."""
+
+
+def _protocol_factory(worker: ASGIWorker, app: Any) -> Callable[[], ASGIProtocol]:
+    def make() -> ASGIProtocol:
+        protocol = ASGIProtocol(worker)
+        protocol.app = app  # the listener's app, instead of the worker's only one
+        return protocol
+
+    return make
+
+
+def remember_master_signals(arbiter: Any, worker: Worker) -> None:
+    """gunicorn's ``post_fork`` hook: keep the queue the master's signal handler fills.
+
+    Until the worker installs its own handlers, a signal that reaches the new process runs
+    the master's handler, inherited through the fork, which only queues it: a ``TERM`` sent
+    while a worker boots would be lost, and the worker would serve on until the master
+    kills it ``graceful_timeout`` later. :meth:`Worker.init_signals` reads the queue.
+    (gunicorn's stock ``asgi`` worker has both gaps.)
+    """
+    worker.master_signals = arbiter.SIG_QUEUE
+
+
+class Worker(ASGIWorker):  # type: ignore[misc]
+    """gunicorn's ``asgi`` worker, with an app and a TLS context per listener."""
+
+    _wake: asyncio.Event | None = None
+    master_signals: queue.SimpleQueue[Any] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._early_signals: list[int] = []
+
+    @classmethod
+    def check_config(cls, cfg: Any, log: Any) -> None:
+        """Nothing to warn about: ``server.threads`` sizes our pool, not gunicorn's threads."""
+
+    def init_signals(self) -> None:
+        """Record signals with plain handlers until the event loop runs.
+
+        uvloop calls a loop's signal handlers only while the loop runs: a ``TERM`` that
+        arrived while the service was being built would be lost. The loop's handlers are
+        installed by :meth:`_serve`, which then acts on what came before, including what
+        the master's inherited handler queued before this one was set.
+        """
+        for signum in self.SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        for signum in _EARLY_SIGNALS:
+            signal.signal(signum, self._record_signal)
+        missed = self.master_signals
+        self.master_signals = None
+        while missed is not None:
+            try:
+                signum = missed.get_nowait()
+            except queue.Empty:
+                break
+            if signum in _EARLY_SIGNALS:
+                self._early_signals.append(signum)
+
+    def _record_signal(self, signum: int, frame: object) -> None:
+        self._early_signals.append(signum)
+
+    def _install_loop_signals(self) -> None:
+        """gunicorn's handlers, on the running loop (each replaces the recording one)."""
+        add = self.loop.add_signal_handler
+        add(signal.SIGQUIT, self.handle_quit_signal)
+        add(signal.SIGTERM, self.handle_exit_signal)
+        add(signal.SIGINT, self.handle_quit_signal)
+        add(signal.SIGUSR1, self.handle_usr1_signal)
+        add(signal.SIGWINCH, self.handle_winch_signal)
+        add(signal.SIGABRT, self.handle_abort_signal)
+        early, self._early_signals = self._early_signals, []
+        for signum in early:
+            if signum == signal.SIGTERM:
+                self.handle_exit_signal()
+            elif signum == signal.SIGUSR1:
+                self.handle_usr1_signal()
+            else:
+                self.handle_quit_signal()
+
+    def handle_usr1_signal(self) -> None:
+        """Reopen gunicorn's log files and ours (the access and request logs)."""
+        super().handle_usr1_signal()
+        reopen_log_files()
+
+    def handle_exit_signal(self) -> None:
+        """Stop gracefully, starting now rather than at the next tick."""
+        super().handle_exit_signal()
+        self._wake_up()
+
+    def handle_quit_signal(self) -> None:
+        """Stop at once."""
+        super().handle_quit_signal()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def run(self) -> None:
+        """Serve until told to stop, then close the service (its threads and log files)."""
+        try:
+            self.loop.run_until_complete(self._serve())
+        except Exception as ex:
+            self.log.exception("Worker exception: %s", ex)
+        finally:
+            service = self.asgi
+            if isinstance(service, Service):
+                service.close()
+            flush_log_files()
+            self._cleanup()
+
+    async def _serve(self) -> None:
+        """Serve each listener with its app; tick until stopped; shut down gracefully."""
+        self._wake = asyncio.Event()
+        self._install_loop_signals()
+        buffer_log_files()
+        service = self.asgi
+        plan = self.app.plan
+        app_sockets, admin_sockets = split_listeners(self.sockets, plan.app_count)
+        if isinstance(service, Service):
+            kinds = [(app_sockets, service.app, plan.app_tls)]
+            kinds.append((admin_sockets, service.admin, plan.admin_tls))
+        else:  # gunicorn's error app, after a failed code reload: on every port
+            kinds = [(self.sockets, service, None)]
+        for sockets, app, context in kinds:
+            for listener in sockets:
+                server = await self.loop.create_server(
+                    _protocol_factory(self, app),
+                    sock=listener.sock,
+                    ssl=context,
+                    reuse_address=True,
+                    start_serving=True,
+                )
+                self.servers.append(server)
+        while self.alive:
+            self.notify()
+            flush_log_files()
+            if self.ppid != os.getppid():
+                self.log.info("Parent changed, shutting down: %s", self)
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
+        await self._shutdown()
