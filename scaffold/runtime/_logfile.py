@@ -1,10 +1,10 @@
 """Line-oriented log files (access log, request log) that ``USR1`` reopens for logrotate.
 
 Outside a server a write goes straight to the file. A worker turns on buffering when it
-boots (:func:`buffer_log_files`): lines then collect in memory and reach the file when
-:data:`BUFFER_BYTES` have gathered, at every :func:`flush_log_files` (the worker calls it
-once a second) and before the worker exits, so no line is lost and a request pays for one
-list append instead of a write and a flush.
+boots (:attr:`LogFile.buffered`, through :meth:`Service.buffer_output`): lines then collect
+in memory and reach the file when :data:`BUFFER_BYTES` have gathered, at every
+:meth:`LogFile.flush` (the worker flushes once a second) and before the worker exits, so no
+line is lost and a request pays for one list append instead of a write and a flush.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ BUFFER_BYTES = 64 * 1024
 """Buffered lines are written once this many characters have gathered (or at a flush)."""
 
 _open_files: weakref.WeakSet[LogFile] = weakref.WeakSet()
-_buffering = False
 
 
 class LogFile:
@@ -43,7 +42,7 @@ class LogFile:
     def __init__(self, target: str, *, key: str) -> None:
         self.target = target
         self.key = key
-        self.buffered = _buffering
+        self.buffered = False
         self._lock = threading.Lock()
         self._reopen = False
         self._closed = False
@@ -136,17 +135,3 @@ def reopen_log_files() -> None:
     """Ask every open :class:`LogFile` of this process to reopen (what ``USR1`` does)."""
     for log_file in list(_open_files):
         log_file.request_reopen()
-
-
-def buffer_log_files() -> None:
-    """Buffer the writes of every log file of this process, open now or later (a worker)."""
-    global _buffering  # one switch per process: a worker turns it on once, at boot
-    _buffering = True
-    for log_file in list(_open_files):
-        log_file.buffered = True
-
-
-def flush_log_files() -> None:
-    """Write what every log file of this process has buffered."""
-    for log_file in list(_open_files):
-        log_file.flush()

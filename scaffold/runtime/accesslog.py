@@ -7,19 +7,17 @@ format appends `` %D <request id>`` (microseconds, then the ``X-Request-Id``).
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any
-
-import falcon.asgi
+from typing import TYPE_CHECKING, Any
 
 from scaffold.runtime._logfile import LogFile
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Apache (ap_escape_logitem) escapes '"', '\\', control and non-ASCII bytes; unquoted fields
 # also escape the space so a field can never split.
-_QUOTED_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
-_BARE_SAFE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _C_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0D: "\\r"}
 
 
@@ -31,12 +29,16 @@ def escape(value: str, *, quoted: bool = True) -> str:
         quoted: The field sits between double quotes; otherwise spaces are escaped too
             and an empty value becomes ``-``.
     """
-    if quoted:
-        if _QUOTED_SAFE.fullmatch(value):
-            return value
-    elif _BARE_SAFE.fullmatch(value):
+    # Printable ASCII (0x20-0x7e) without '"' or '\\' is the common case: four C-level checks.
+    if (
+        value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+        and (quoted or (value and " " not in value))
+    ):
         return value
-    elif not value:
+    if not quoted and not value:
         return "-"
     try:
         raw = value.encode("latin-1")
@@ -88,6 +90,14 @@ def request_line(scope: dict[str, Any]) -> str:
     return f"{scope.get('method', '-')} {target} HTTP/{scope.get('http_version', '1.1')}"
 
 
+_HOSTS_KEPT = 1024
+
+
+def _header_field(value: bytes | None) -> str:
+    """A request header as a quoted log field: ``-`` when absent."""
+    return escape(value.decode("latin-1")) if value else "-"
+
+
 def client_host(scope: dict[str, Any]) -> str | None:
     """The peer's address from an ASGI scope (``None`` on a Unix socket)."""
     client = scope.get("client")
@@ -109,10 +119,11 @@ class AccessLog:
     def __init__(self, log_file: LogFile, *, extended: bool = False) -> None:
         self.log_file = log_file
         self.extended = extended
+        self._hosts: dict[str, str] = {}  # escaped %h by peer address: few peers, many requests
 
     def format(
         self,
-        req: falcon.asgi.Request,
+        req: Request,
         *,
         status: int,
         size: int | None,
@@ -134,14 +145,21 @@ class AccessLog:
         """
         scope = req.scope
         client = client_host(scope)
-        host = escape(client, quoted=False) if client else "-"
+        if client is None:
+            host = "-"
+        else:
+            found = self._hosts.get(client)
+            if found is None:
+                if len(self._hosts) >= _HOSTS_KEPT:
+                    self._hosts.clear()
+                found = self._hosts[client] = escape(client, quoted=False)
+            host = found
         who = escape(user, quoted=False) if user else "-"
-        referer = req.referer
-        agent = req.user_agent
+        referer = req.raw_header(b"referer")
+        agent = req.raw_header(b"user-agent")
         line = (
             f'{host} - {who} [{clf_time(started)}] "{escape(request_line(scope))}" '
-            f'{status} {size or "-"} "{escape(referer) if referer else "-"}" '
-            f'"{escape(agent) if agent else "-"}"'
+            f'{status} {size or "-"} "{_header_field(referer)}" "{_header_field(agent)}"'
         )
         if self.extended:
             rid = escape(request_id, quoted=False) if request_id else "-"

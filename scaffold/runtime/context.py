@@ -45,6 +45,14 @@ class Request(falcon.asgi.Request):
     context_type = RequestContext
     context: RequestContext
 
+    def raw_header(self, name: bytes) -> bytes | None:
+        """The value of header ``name`` (lower-case bytes) as received, or ``None``.
+
+        The runtime's middleware reads a handful of headers per request, most of them
+        absent; Falcon's ``get_header`` pays for an exception on each absent one.
+        """
+        return self._asgi_headers.get(name)
+
     @property
     def stream(self) -> BoundedStream:  # type: ignore[override]
         """The body stream; bodies of unknown length are counted as they are read."""

@@ -87,11 +87,11 @@ class LimitsMiddleware:
                 )
             self.in_flight += 1
             req.context.in_flight = True
-        length = req.content_length
-        if length is not None:
-            if length > self.max_body_bytes:
+        if req.raw_header(b"content-length") is not None:
+            length = req.content_length  # Falcon's parse: a malformed value is a 400
+            if length is not None and length > self.max_body_bytes:
                 raise too_large(self.max_body_bytes)
-        elif req.get_header("Transfer-Encoding") is not None:
+        elif req.raw_header(b"transfer-encoding") is not None:
             tap = req.context.body_tap
             if tap is None:
                 req.context.body_tap = BodyTap(limit=self.max_body_bytes)

@@ -62,7 +62,8 @@ class RouteMetrics:
     """Per-route counters and timers, in the registry and (one datagram a request) in statsd.
 
     Names are worked out once per route, method and status; a request then costs two
-    registry updates and one ``sendto`` of ``<counter>:1|c\\n<timer>:<ms>|ms``.
+    registry updates and queueing ``<counter>:1|c\\n<timer>:<ms>|ms`` for statsd, which
+    sends it with the other requests that finish in the same event-loop iteration.
 
     Args:
         registry: The service's registry (``/metrics``).
@@ -110,7 +111,7 @@ class RouteMetrics:
         entry[0].add_local()
         series.timer.add_local(ms)
         if self.statsd is not None:
-            self.statsd.send_bytes(b"%s%s%.6f|ms" % (entry[1], series.timer_head, ms))
+            self.statsd.queue(b"%s%s%.6f|ms" % (entry[1], series.timer_head, ms))
 
 
 class ObserveMiddleware:
@@ -136,7 +137,8 @@ class ObserveMiddleware:
         context = req.context
         context.started = time.time()
         context.started_perf = time.perf_counter()
-        request_id = accept_request_id(req.get_header(HEADER))
+        given = req.raw_header(b"x-request-id")
+        request_id = accept_request_id(given.decode("latin-1") if given else None)
         context.request_id = request_id
         context.log_token = current_request_id.set(request_id)
         if self.request_log is not None:

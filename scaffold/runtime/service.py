@@ -245,6 +245,24 @@ class Service:
         """The gauge ``name``: ``.set(value)``, or ``read`` called at every ``/metrics``."""
         return self.metrics.gauge(name, read)
 
+    def buffer_output(self) -> None:
+        """Buffer access-log, request-log and statsd output until :meth:`flush` (a worker does).
+
+        A request then appends to memory instead of making system calls; whatever is
+        buffered also goes out once a buffer is full and at :meth:`close`.
+        """
+        for log_file in self._log_files:
+            log_file.buffered = True
+        if self.statsd is not None:
+            self.statsd.buffered = True
+
+    def flush(self) -> None:
+        """Write buffered log lines and send buffered metrics."""
+        for log_file in self._log_files:
+            log_file.flush()
+        if self.statsd is not None:
+            self.statsd.flush()
+
     def close(self) -> None:
         """Stop the thread pool; close the log files and the statsd socket.
 

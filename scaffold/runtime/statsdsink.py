@@ -1,14 +1,24 @@
 """Export metrics to statsd over UDP, never failing a request or start-up.
 
-Built on the ``statsd`` package's client base and pipeline (one datagram per request), with
-three differences from its ``StatsClient``: a host that fails to resolve at start is resolved
-again every :data:`RESOLVE_RETRY_SECONDS`, in a background thread (DNS may come up after the
-service does, and a slow lookup must not hold a request), the
-socket never blocks, and the first failure of each kind is logged once instead of silently.
+Built on the ``statsd`` package's client base, with these differences from its
+``StatsClient``: a host that fails to resolve at start is resolved again every
+:data:`RESOLVE_RETRY_SECONDS`, in a background thread (DNS may come up after the service
+does, and a slow lookup must not hold a request); the socket is connected and never blocks;
+the first failure of each kind is logged once instead of silently; and the per-request
+lines are queued (:meth:`StatsdSink.queue`) and leave together, in datagrams of up to
+:data:`MAX_UDP_SIZE` bytes.
+
+A datagram costs a system call and, when the statsd server waits for it, waking that
+server too: about 20 us of CPU a request here when each request sent its own, a tenth of
+what the whole request costs. Outside a server the queue is sent at the end of the event-
+loop iteration that filled it (tests see their lines at once); in a worker
+(:attr:`StatsdSink.buffered`) it is sent when a datagram is full, once a second, and before
+the worker exits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -21,7 +31,9 @@ from statsd.client.udp import Pipeline
 log = logging.getLogger("scaffold.metrics")
 
 RESOLVE_RETRY_SECONDS = 30.0
-MAX_UDP_SIZE = 512
+MAX_UDP_SIZE = 1432
+"""Largest datagram sent: what statsd recommends for an Ethernet network (and DogStatsD
+clients use), so a datagram is never fragmented between a service and its statsd server."""
 
 
 class StatsdSink(StatsClientBase):  # type: ignore[misc]
@@ -44,6 +56,10 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         self._retry_at = 0.0
         self._warned: set[str] = set()
         self._finalizer: weakref.finalize[..., StatsdSink] | None = None
+        self._queued: list[bytes] = []
+        self._queued_size = 0
+        self._flush_scheduled = False
+        self.buffered = False
         self._resolve()
 
     @property
@@ -76,6 +92,15 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
                     RESOLVE_RETRY_SECONDS,
                 )
                 return
+            try:
+                # Connected: send() skips the address conversion and route lookup that
+                # sendto() does per datagram (about 1.5 us of 5 here).
+                sock.connect(addr)
+            except OSError as ex:
+                sock.close()
+                self._retry_at = time.monotonic() + RESOLVE_RETRY_SECONDS
+                self._warn_once("connect", "statsd %s:%s: cannot connect (%s)", *addr[:2], ex)
+                return
             sock.setblocking(False)
             self._sock = sock
             self._addr = addr
@@ -101,7 +126,7 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         if sock is None:
             return
         try:
-            sock.sendto(data, addr)
+            sock.send(data)
         except OSError as ex:
             self._warn_once(
                 type(ex).__name__,
@@ -112,6 +137,36 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
                 ex,
             )
 
+    def queue(self, lines: bytes) -> None:
+        """Send ``lines`` with the others queued in this event-loop iteration.
+
+        They leave in one datagram of at most :data:`MAX_UDP_SIZE` bytes: when it is full
+        or :meth:`flush` is called (:attr:`buffered`), else when the event loop's current
+        callbacks are done (at once, when no loop runs in this thread).
+        """
+        size = len(lines) + 1
+        if self._queued and self._queued_size + size > MAX_UDP_SIZE:
+            self.flush()
+        self._queued.append(lines)
+        self._queued_size += size
+        if not self.buffered and not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send what :meth:`queue` holds."""
+        self._flush_scheduled = False
+        if self._queued:
+            data = b"\n".join(self._queued)
+            self._queued.clear()
+            self._queued_size = 0
+            self.send_bytes(data)
+
     def full_name(self, name: str) -> str:
         """``name`` with the prefix, as it reaches statsd."""
         return f"{self._prefix}.{name}" if self._prefix else name
@@ -121,7 +176,8 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         return Pipeline(self)
 
     def close(self) -> None:
-        """Close the socket."""
+        """Send what is queued, then close the socket."""
+        self.flush()
         if self._finalizer is not None:
             self._finalizer()
         self._sock = None

@@ -21,7 +21,7 @@ from typing import Any
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers.gasgi import ASGIWorker
 
-from scaffold.runtime._logfile import buffer_log_files, flush_log_files, reopen_log_files
+from scaffold.runtime._logfile import reopen_log_files
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 
@@ -136,19 +136,18 @@ class Worker(ASGIWorker):  # type: ignore[misc]
         finally:
             service = self.asgi
             if isinstance(service, Service):
-                service.close()
-            flush_log_files()
+                service.close()  # writes and sends what is buffered
             self._cleanup()
 
     async def _serve(self) -> None:
         """Serve each listener with its app; tick until stopped; shut down gracefully."""
         self._wake = asyncio.Event()
         self._install_loop_signals()
-        buffer_log_files()
         service = self.asgi
         plan = self.app.plan
         app_sockets, admin_sockets = split_listeners(self.sockets, plan.app_count)
         if isinstance(service, Service):
+            service.buffer_output()
             kinds = [(app_sockets, service.app, plan.app_tls)]
             kinds.append((admin_sockets, service.admin, plan.admin_tls))
         else:  # gunicorn's error app, after a failed code reload: on every port
@@ -165,7 +164,8 @@ class Worker(ASGIWorker):  # type: ignore[misc]
                 self.servers.append(server)
         while self.alive:
             self.notify()
-            flush_log_files()
+            if isinstance(service, Service):
+                service.flush()
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
