@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from scaffold import __version__
-from scaffold.exceptions import ScaffoldError
+from scaffold.failure import report
 
 
 class _Group(click.Group):
@@ -20,21 +20,12 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ScaffoldError as ex:
-            if ctx.meta.get("scaffold.debug"):
-                raise
-            for line in str(ex).splitlines() or [type(ex).__name__]:
-                click.echo(f"{ex.prefix}{line}", err=True)
-            ctx.exit(ex.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as ex:
-            # A bug, not a user error: still no traceback unless asked for one.
             if ctx.meta.get("scaffold.debug"):
                 raise
-            click.echo(f"Error: unexpected {type(ex).__name__}: {ex}", err=True)
-            click.echo("Run it again as `scaffold --debug ...` for the traceback.", err=True)
-            ctx.exit(1)
+            ctx.exit(report(ex))
 
 
 config_option = click.option(
@@ -100,7 +91,9 @@ def new_command(
 @click.option("--admin-bind", "admin_binds", multiple=True, help="Admin address (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
 @click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")
+@click.pass_context
 def run_command(
+    ctx: click.Context,
     config_file: Path | None,
     binds: Sequence[str],
     admin_binds: Sequence[str],
@@ -108,7 +101,7 @@ def run_command(
     reload: bool,
 ) -> None:
     """Serve the service in this folder with gunicorn."""
-    from scaffold.run import RunOptions, run_service
+    from scaffold.run import RunOptions, exec_master
 
     options = RunOptions(
         config_file=config_file,
@@ -117,7 +110,7 @@ def run_command(
         workers=workers,
         reload=reload,
     )
-    run_service(options)
+    exec_master(options, debug=bool(ctx.meta.get("scaffold.debug")))
 
 
 @main.command("check")

@@ -1,11 +1,22 @@
-"""``scaffold run``: load and validate the service, then hand it to a gunicorn master."""
+"""``scaffold run``: load and validate the service, then hand it to a gunicorn master.
+
+The ``scaffold`` command only parses the options; it then becomes ``python -m scaffold.run``
+(:func:`exec_master`: same process, pid, environment and file descriptors, so systemd's
+``MAINPID`` and ``LISTEN_FDS`` still hold) and that process serves. Every worker is a fork
+of it, so what the CLI alone needs (click and its commands) is in no worker's memory.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold.failure import report
 from scaffold.inspect_service import route_table
 from scaffold.loader import Overrides, ServiceLoader, config_problems
 from scaffold.project import find_project
@@ -50,3 +61,59 @@ def run_service(options: RunOptions) -> None:
     service.close()  # the workers build their own; keep no log file or socket in the master
     loader.forget_modules()
     application.run()
+
+
+def master_argv(options: RunOptions, *, debug: bool = False) -> list[str]:
+    """The command line of the master process for ``options``."""
+    argv = [sys.executable, "-m", "scaffold.run"]
+    if options.config_file is not None:
+        argv += ["--config", str(options.config_file)]
+    for bind in options.binds:
+        argv += ["--bind", bind]
+    for bind in options.admin_binds:
+        argv += ["--admin-bind", bind]
+    if options.workers is not None:
+        argv += ["--workers", str(options.workers)]
+    if options.reload:
+        argv.append("--reload")
+    if debug:
+        argv.append("--debug")
+    return argv
+
+
+def exec_master(options: RunOptions, *, debug: bool = False) -> None:
+    """Become the master process (``python -m scaffold.run``); never returns."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = master_argv(options, debug=debug)
+    os.execv(argv[0], argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The master: parse what :func:`master_argv` wrote, serve, return the exit code."""
+    parser = argparse.ArgumentParser(prog="scaffold run")
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--bind", action="append", default=[])
+    parser.add_argument("--admin-bind", action="append", default=[])
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--reload", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    options = RunOptions(
+        config_file=args.config,
+        binds=tuple(args.bind),
+        admin_binds=tuple(args.admin_bind),
+        workers=args.workers,
+        reload=args.reload,
+    )
+    try:
+        run_service(options)
+    except Exception as ex:
+        if args.debug:
+            raise
+        return report(ex)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

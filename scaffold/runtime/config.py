@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import re
@@ -200,6 +199,8 @@ def _flatten(messages: Any, schema: Schema | None, prefix: str) -> list[str]:
         key_text = str(key)
         path = prefix if key_text == "_schema" else (f"{prefix}.{key_text}" if prefix else key_text)
         if value == [_UNKNOWN]:
+            import difflib  # only a config with a typo pays for it
+
             hint = difflib.get_close_matches(key_text, known, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
             allowed = f" (known keys: {', '.join(known)})" if known and not hint else ""

@@ -5,10 +5,10 @@ drivers do), so it runs on one of ``server.threads`` threads instead, and the lo
 other requests meanwhile.
 
 Why not :meth:`asyncio.loop.run_in_executor`: it wraps a :class:`concurrent.futures.Future`
-in an :class:`asyncio.Future` and pays for both, about 35 µs a call under load here, against
-about 6 µs for this pool (a C-implemented :class:`queue.SimpleQueue` in, one
-``call_soon_threadsafe`` out; ``bench/handoff.py``). Threads start on first use, so a
-process that forks (the gunicorn master) never holds one.
+in an :class:`asyncio.Future` and pays for both, about three times what this pool costs a
+call under load (a C-implemented :class:`queue.SimpleQueue` in, one ``call_soon_threadsafe``
+out; ``bench/handoff.py``: 46 against 14 us here). Threads start on first use, so a process
+that forks (the gunicorn master) never holds one.
 """
 
 from __future__ import annotations

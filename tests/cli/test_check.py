@@ -168,3 +168,23 @@ def test_module_that_fails_to_import(service_dir: Path) -> None:
     code, _, err = check()
     assert code == 1
     assert err.startswith("Error: importing acme_widgets.app raised SyntaxError")
+
+
+def test_tls_files_that_do_not_load_are_named(service_dir: Path, tmp_path: Path) -> None:
+    """A missing certificate or a key that is not a key fails check, one line per section."""
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    edit(
+        service_dir / "config.yml",
+        "  # TLS for the app listeners",
+        f"  tls:\n    certfile: {tmp_path / 'missing.pem'}\n    keyfile: {tmp_path / 'k.pem'}\n"
+        f"  admin_tls:\n    certfile: {tmp_path / 'junk.pem'}\n    keyfile: {tmp_path / 'junk.pem'}\n"
+        "  # TLS for the app listeners",
+    )
+    code, out, err = check()
+    assert code == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"server.tls: cannot load certfile {tmp_path / 'missing.pem'}")
+    assert lines[0].endswith("No such file or directory")
+    assert lines[1].startswith(f"server.admin_tls: cannot load certfile {tmp_path / 'junk.pem'}")

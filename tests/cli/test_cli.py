@@ -70,3 +70,25 @@ def test_errors_are_one_line_without_traceback(tmp_path, scaffold_bin) -> None:
         check=False,
     )
     assert "Traceback" in debug.stderr
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`scaffold --help` loads click and the CLI only: no framework, template engine or metadata."""
+    code = (
+        "import sys\n"
+        "from scaffold.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'falcon', 'gunicorn', 'cookiecutter', 'jinja2', 'marshmallow', 'yaml', 'uvloop'}\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "loaded += [m for m in ('importlib.metadata',) if m in sys.modules]\n"
+        "print(loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "[]"
+    assert "Usage:" in result.stdout

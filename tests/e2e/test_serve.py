@@ -156,20 +156,28 @@ class Hammer:
 def test_sighup_rereads_config_without_failed_requests(
     serve: Callable[..., ServerProcess], service_root: Path
 ) -> None:
-    """HUP re-reads config.yml and swaps workers while requests keep succeeding."""
+    """HUP re-reads config.yml and swaps workers while four clients keep succeeding."""
     server = serve("--workers", "2")
-    with Hammer(server.app) as hammer:
-        hammer.wait_for("Hello, Ada!")
+    hammers = [Hammer(server.app) for _ in range(4)]
+    for hammer in hammers:
+        hammer.__enter__()
+    try:
+        for hammer in hammers:
+            hammer.wait_for("Hello, Ada!")
         config = service_root / "config.yml"
         config.write_text(
             config.read_text().replace("default_language: en", "default_language: fr")
         )
         server.signal(signal.SIGHUP)
-        hammer.wait_for("Bonjour, Ada!")
+        for hammer in hammers:
+            hammer.wait_for("Bonjour, Ada!")
         time.sleep(1.0)  # keep load on while the old workers retire
-    assert hammer.failures == []
-    assert len(hammer.greetings) > 20
-    assert hammer.greetings[-1] == "Bonjour, Ada!"
+    finally:
+        for hammer in hammers:
+            hammer.__exit__()
+    assert [hammer.failures for hammer in hammers] == [[]] * 4
+    assert all(len(hammer.greetings) > 20 for hammer in hammers)
+    assert all(hammer.greetings[-1] == "Bonjour, Ada!" for hammer in hammers)
     assert "config reloaded" in server.output
 
 

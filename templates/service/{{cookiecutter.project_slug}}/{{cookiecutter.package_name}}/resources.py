@@ -1,4 +1,11 @@
-"""The HTTP resources of the example greetings API."""
+"""The HTTP resources of the example greetings API.
+
+These handlers do no I/O, so they are `async def`: they run on the worker's event loop, the
+fastest way to answer. A handler that calls a blocking library (a database driver, requests,
+a file) must be a plain `def` instead: it then runs on the worker's thread pool
+(`server.threads`) while the loop serves other requests. An `async def` handler that blocks
+stalls every request of its worker until it returns.
+"""
 
 from typing import Any
 
@@ -26,7 +33,7 @@ class GreetingItem:
         self.default_language = default_language
 
     @typed(response=GreetingSchema)
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
+    async def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
         """Greet `name` in the default language."""
         return greet(name, self.default_language)
 
@@ -35,7 +42,7 @@ class GreetingCollection:
     """/v1/greetings"""
 
     @typed(request=GreetingRequestSchema, response=GreetingSchema, status=201)
-    def on_post(
+    async def on_post(
         self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
     ) -> dict[str, str]:
         """Greet the person named in the body, in the language asked for."""
