@@ -166,6 +166,14 @@ class AccessLog:
             line = f"{line} {int(elapsed * 1_000_000)} {rid}"
         return line + "\n"
 
+    def format_refused(self, peer: Any, *, status: int, size: int, started: float) -> str:
+        """The line for a request the HTTP parser refused: no request line, no headers."""
+        host = escape(str(peer[0]), quoted=False) if isinstance(peer, tuple) and peer else "-"
+        line = f'{host} - - [{clf_time(started)}] "-" {status} {size or "-"} "-" "-"'
+        if self.extended:
+            line += " 0 -"
+        return line + "\n"
+
     def write(self, line: str) -> None:
         """Append one formatted line."""
         self.log_file.write(line)

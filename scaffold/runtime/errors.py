@@ -19,6 +19,7 @@ log = logging.getLogger("scaffold.errors")
 # RFC 9110 renamed these; Python 3.11's http.HTTPStatus still has the old phrases.
 _PHRASES = {
     413: "Content Too Large",
+    414: "URI Too Long",
     416: "Range Not Satisfiable",
     422: "Unprocessable Content",
 }
@@ -67,6 +68,11 @@ def problem_document(ex: falcon.HTTPError, request_id: str | None) -> dict[str, 
     if errors is not None:
         doc["errors"] = errors
     return doc
+
+
+def problem_body(status: int, detail: str, request_id: str | None) -> bytes:
+    """The problem+json body for ``status`` with ``detail`` (for answers made outside Falcon)."""
+    return dumps(problem_document(falcon.HTTPError(status, description=detail), request_id))
 
 
 def serialize_problem(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:

@@ -1,6 +1,7 @@
-"""Request limits: 413 over ``server.max_body_bytes`` (chunked too), 503 over ``max_in_flight``.
+"""Request limits: 413 over ``server.max_body_bytes`` (chunked too), 503 over ``max_in_flight``,
+400 for a target that is not valid percent-encoded UTF-8.
 
-Both run before body parsing, CORS, auth and the handler, so a refused request costs almost
+All run before body parsing, CORS, auth and the handler, so a refused request costs almost
 nothing. Middleware runs on the worker's event loop, one request at a time between awaits,
 so the in-flight count needs no lock.
 """
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import falcon
+
+from scaffold.runtime.target import check_target
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request
@@ -77,7 +80,7 @@ class LimitsMiddleware:
         self.in_flight = 0
 
     async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
-        """Take a slot or shed; check the declared length or tap the stream."""
+        """Take a slot or shed; check the target; check the declared length or tap the stream."""
         limit = self.max_in_flight
         if limit is not None:
             if self.in_flight >= limit:
@@ -87,6 +90,7 @@ class LimitsMiddleware:
                 )
             self.in_flight += 1
             req.context.in_flight = True
+        check_target(req.scope)
         if req.raw_header(b"content-length") is not None:
             length = req.content_length  # Falcon's parse: a malformed value is a 400
             if length is not None and length > self.max_body_bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import falcon.asgi
@@ -180,6 +180,16 @@ class ObserveMiddleware:
             )
         if self.request_log is not None:
             self.request_log.record(req, resp, status=status, body=body, elapsed=elapsed)
+
+    def refused(self, peer: Any, status: int, size: int) -> None:
+        """Log and count a request the HTTP parser refused before the app saw it."""
+        if self.metrics is not None:
+            self.metrics.record(None, OTHER_METHOD, status, 0.0)
+        if self.access_log is not None:
+            line = self.access_log.format_refused(
+                peer, status=status, size=size, started=time.time()
+            )
+            self.access_log.write(line)
 
 
 async def _rendered(resp: falcon.asgi.Response) -> bytes | None:

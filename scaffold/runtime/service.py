@@ -107,6 +107,7 @@ class Service:
             request_log=self._request_log(),
             metrics=RouteMetrics(self.metrics, self.statsd),
         )
+        self.observer = observe  # the server reports requests its HTTP parser refused here
         self.app: falcon.asgi.App[Any, Any] = falcon.asgi.App(
             middleware=self._middleware(observe), router=self._router, request_type=Request
         )

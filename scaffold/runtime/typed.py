@@ -15,7 +15,13 @@ from marshmallow import Schema, ValidationError
 
 from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import DefinitionError
-from scaffold.runtime.jsonio import JSON, JSONDecodeError, dumps, loads
+from scaffold.runtime.jsonio import (
+    JSON,
+    DuplicateKeyError,
+    JSONDecodeError,
+    dumps,
+    loads_request,
+)
 from scaffold.runtime.schemaplan import SchemaPlan
 from scaffold.runtime.threadpool import ThreadPool
 
@@ -159,7 +165,8 @@ async def read_json(req: falcon.asgi.Request) -> Any:
 
     Raises:
         falcon.HTTPUnsupportedMediaType: The body is not ``application/json``.
-        falcon.HTTPBadRequest: The body is empty, not UTF-8, or malformed (with line and column).
+        falcon.HTTPBadRequest: The body is empty, not UTF-8, malformed (with line and column),
+            or gives a key twice in one object.
         falcon.HTTPContentTooLarge: The body is larger than ``server.max_body_bytes``.
     """
     media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
@@ -174,7 +181,11 @@ async def read_json(req: falcon.asgi.Request) -> Any:
             description="The request body is empty; a JSON document is required."
         )
     try:
-        return loads(raw)
+        return loads_request(raw)
+    except DuplicateKeyError as ex:
+        raise falcon.HTTPBadRequest(
+            description=f"The body gives the key {ex.key!r} twice in one object."
+        ) from ex
     except JSONDecodeError as ex:
         try:
             raw.decode("utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -286,3 +287,31 @@ def test_invalid_bind_option(service_root: Path) -> None:
     result = run_failing(service_root, "--bind", "localhost")
     assert result.returncode == 1
     assert result.stderr.strip() == "--bind: 'localhost' is not HOST:PORT, [IPv6]:PORT or unix:PATH"
+
+
+def test_a_taken_port_fails_at_once_naming_it(service_root: Path) -> None:
+    """A port another process listens on ends `scaffold run` in one line, without retries."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = run_failing(
+            service_root, "--bind", f"127.0.0.1:{port}", "--admin-bind", "127.0.0.1:0"
+        )
+        waited = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"server.bind: cannot listen on 127.0.0.1:{port}: address already in use\n"
+    )
+    assert waited < 5  # gunicorn alone retries for five seconds
+
+
+def test_a_socket_in_a_missing_folder_fails_at_once(service_root: Path, tmp_path: Path) -> None:
+    """A unix socket path whose folder does not exist is named, with the folder."""
+    path = tmp_path / "no" / "such" / "app.sock"
+    result = run_failing(service_root, "--admin-bind", f"unix:{path}", "--bind", "127.0.0.1:0")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"server.admin_bind: cannot listen on unix:{path}: no such folder {path.parent}\n"
+    )

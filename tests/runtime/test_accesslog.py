@@ -172,3 +172,39 @@ def test_escape_fast_path_and_bytes():
     assert escape("GET / HTTP/1.1") == "GET / HTTP/1.1"
     assert escape('a"b\\c\n\xe9') == 'a\\"b\\\\c\\n\\xe9'
     assert escape("", quoted=False) == "-"
+
+
+FORGERIES = [
+    'evil" 200 - "injected',
+    "back\\slash and \\x41 text",
+    "line\nbreak\r\nand\ttab",
+    "escape \x1b[31mred\x1b[0m and DEL \x7f",
+    "caf\xe9 latin-1 bytes",
+]
+
+
+@pytest.mark.parametrize(
+    "value", FORGERIES, ids=["quote", "backslash", "newline", "control", "latin1"]
+)
+def test_fields_cannot_forge_a_line(tmp_path, value):
+    """Quotes, backslashes and control bytes are escaped so a parser reads each value back."""
+    service, log = build(tmp_path)
+    client(service).simulate_get(
+        "/widgets/1",
+        headers={"User-Agent": value, "Referer": value, "X-Test-User": value},
+    )
+    [line] = lines(log)
+    entry = COMBINED.parse(line)
+    assert entry.headers_in["User-Agent"] == value
+    assert entry.headers_in["Referer"] == value
+    assert entry.remote_user == value
+    assert entry.final_status == 200
+
+
+def test_request_line_cannot_forge_a_line(tmp_path):
+    """A target with a quote and a space-like byte stays one field."""
+    service, log = build(tmp_path)
+    client(service).simulate_get('/widgets/a"b')
+    entry = COMBINED.parse(lines(log)[0])
+    assert entry.request_line == 'GET /widgets/a"b HTTP/1.1'
+    assert entry.final_status == 200

@@ -16,7 +16,7 @@ from scaffold.runtime.config import Config
 from scaffold.runtime.exceptions import ConfigError
 from scaffold.runtime.logconfig import configure_logging
 from scaffold.runtime.server._arbiter import DrainingArbiter, SharedFlag
-from scaffold.runtime.server._listeners import describe, split_listeners
+from scaffold.runtime.server._listeners import check_addresses, describe, split_listeners
 from scaffold.runtime.server._worker import Worker, remember_master_signals
 from scaffold.runtime.service import Service
 from scaffold.runtime.tls import listener_contexts
@@ -65,7 +65,8 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         options: Process name and code reloading.
 
     Raises:
-        ConfigError: The config's TLS files cannot be loaded.
+        ConfigError: The config's TLS files cannot be loaded, or an address cannot be
+            listened on (taken, not permitted, no such folder).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         self.options = options or ServeOptions()
         self.config = load_config()
         self.plan = ListenerPlan.for_config(self.config)
+        check_addresses(self.config.server)
         self.draining = SharedFlag()
         super().__init__()
 

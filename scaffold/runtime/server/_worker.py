@@ -22,18 +22,86 @@ from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers.gasgi import ASGIWorker
 
 from scaffold.runtime._logfile import reopen_log_files
+from scaffold.runtime.errors import PROBLEM_JSON, problem_body, status_phrase
+from scaffold.runtime.requestid import new_request_id
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 
 _EARLY_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1)
 TICK_SECONDS = 1.0
+HEADER_TIMEOUT_SECONDS = 10.0
+"""How long a new connection may take to send its first request's headers (then 408)."""
 """How often the worker tells the master it lives and writes buffered log lines."""
 
 
-def _protocol_factory(worker: ASGIWorker, app: Any) -> Callable[[], ASGIProtocol]:
+class Protocol(ASGIProtocol):  # type: ignore[misc]
+    """gunicorn's HTTP protocol, answering what its parser refuses in the service's envelope.
+
+    gunicorn writes its own ``text/plain`` answer for a request line or headers it cannot
+    parse (400, 414, 431, 501) and for an app that fails before responding (500); here it
+    is problem+json with a request id, and the app port logs and counts it.
+    """
+
+    refused: Callable[[Any, int, int], None] | None = None
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        """Start the connection; its first request's headers must arrive in time."""
+        super().connection_made(transport)
+        self._header_timer = self.worker.loop.call_later(
+            HEADER_TIMEOUT_SECONDS, self._headers_too_slow
+        )
+
+    def _on_headers_complete(self) -> Any:
+        self._stop_header_timer()
+        return super()._on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the header timer with the connection."""
+        self._stop_header_timer()
+        super().connection_lost(exc)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        # gunicorn times out idle keep-alive connections, not a first request that never
+        # completes its headers: without this, a client trickling bytes holds a connection
+        # (and a file descriptor) for ever.
+        self._header_timer = None
+        if self._closed or self._current_request is not None or self.reader is not None:
+            return  # gone, or its headers arrived, or it speaks HTTP/2 (framed differently)
+        self._send_error_response(408, "The request headers did not arrive in time.")
+        self._close_transport()
+
+    def _send_error_response(self, status: int, message: str, extra_headers: Any = ()) -> None:
+        request_id = new_request_id()
+        body = problem_body(status, message, request_id)
+        head = [
+            f"HTTP/1.1 {status} {status_phrase(status)}",
+            f"Content-Type: {PROBLEM_JSON}",
+            f"Content-Length: {len(body)}",
+            f"X-Request-Id: {request_id}",
+            *(f"{name}: {value}" for name, value in extra_headers),
+            "Connection: close",
+            "",
+            "",
+        ]
+        self._safe_write("\r\n".join(head).encode("latin-1") + body)
+        if self.refused is not None:
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            self.refused(peer, status, len(body))
+
+
+def _protocol_factory(
+    worker: ASGIWorker, app: Any, refused: Callable[[Any, int, int], None] | None
+) -> Callable[[], ASGIProtocol]:
     def make() -> ASGIProtocol:
-        protocol = ASGIProtocol(worker)
+        protocol = Protocol(worker)
         protocol.app = app  # the listener's app, instead of the worker's only one
+        protocol.refused = refused
         return protocol
 
     return make
@@ -146,16 +214,18 @@ class Worker(ASGIWorker):  # type: ignore[misc]
         service = self.asgi
         plan = self.app.plan
         app_sockets, admin_sockets = split_listeners(self.sockets, plan.app_count)
+        kinds: list[tuple[list[Any], Any, Any, Any]]
         if isinstance(service, Service):
             service.buffer_output()
-            kinds = [(app_sockets, service.app, plan.app_tls)]
-            kinds.append((admin_sockets, service.admin, plan.admin_tls))
+            refused = service.observer.refused
+            kinds = [(app_sockets, service.app, plan.app_tls, refused)]
+            kinds.append((admin_sockets, service.admin, plan.admin_tls, None))
         else:  # gunicorn's error app, after a failed code reload: on every port
-            kinds = [(self.sockets, service, None)]
-        for sockets, app, context in kinds:
+            kinds = [(self.sockets, service, None, None)]
+        for sockets, app, context, on_refused in kinds:
             for listener in sockets:
                 server = await self.loop.create_server(
-                    _protocol_factory(self, app),
+                    _protocol_factory(self, app, on_refused),
                     sock=listener.sock,
                     ssl=context,
                     reuse_address=True,
