@@ -103,3 +103,17 @@ def test_socket_unit_matches_config_order(service_root: Path) -> None:
         line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ListenStream=")
     ]
     assert streams == ["127.0.0.1:8080", "127.0.0.1:8081"]
+
+
+def test_master_tells_systemd_it_is_ready(serve, tmp_path: Path) -> None:
+    """With NOTIFY_SOCKET set (Type=notify), the master sends READY=1 once it listens."""
+    import socket
+
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(path))
+        notify.settimeout(20)
+        server = serve("--workers", "1", env={"NOTIFY_SOCKET": str(path)})
+        message = notify.recv(4096).decode()
+    assert "READY=1" in message.split("\n")
+    assert request(server.app, "GET", "/v1/greetings/Ada")[0] == 200
