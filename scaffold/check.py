@@ -21,11 +21,12 @@ def check_service(config_file: Path | None = None) -> str:
     loader = ServiceLoader(find_project(), config_file)
     with config_problems():
         config = loader.load_config()
-        listener_contexts(config.server)
+        tls = listener_contexts(config.server)
         service = loader.build(config)
     header = (
         f"# {loader.config_path}: valid; {len(service.routes())} route(s), "
         f"{len(service.health.names)} health check(s); secrets masked\n"
     )
+    warnings = "".join(f"# warning: {line}\n" for line in tls.warnings)
     body = yaml.safe_dump(config.effective(mask_secrets=True), sort_keys=False)
-    return header + body
+    return header + warnings + body

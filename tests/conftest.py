@@ -140,3 +140,123 @@ def service_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     sys.path[:] = saved_path
     for name in [m for m in sys.modules if m == "acme_widgets" or m.startswith("acme_widgets.")]:
         del sys.modules[name]
+
+
+class PKI:
+    """Certificates made with `cryptography` for TLS tests: a CA and leaves signed by it."""
+
+    def __init__(self, folder: Path) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        self._x509, self._hashes, self._ec = x509, hashes, ec
+        self._serialization, self._eku, self._name = serialization, ExtendedKeyUsageOID, NameOID
+        self.folder = folder
+        self.ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
+        now = self._now()
+        self.ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - self._days(1))
+            .not_valid_after(now + self._days(30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(self.ca_key.public_key()), critical=False
+            )
+            .sign(self.ca_key, hashes.SHA256())
+        )
+        self.ca = self._write("ca.pem", self.ca_cert.public_bytes(serialization.Encoding.PEM))
+
+    @staticmethod
+    def _now() -> Any:
+        import datetime
+
+        return datetime.datetime.now(datetime.UTC)
+
+    @staticmethod
+    def _days(n: float) -> Any:
+        import datetime
+
+        return datetime.timedelta(days=n)
+
+    def _write(self, name: str, data: bytes) -> Path:
+        path = self.folder / name
+        path.write_bytes(data)
+        return path
+
+    def leaf(
+        self,
+        name: str,
+        *,
+        valid_from_days: float = -1,
+        valid_days: float = 30,
+        client: bool = False,
+    ) -> tuple[Path, Path]:
+        """Write ``name.pem`` and ``name.key``: a leaf for 127.0.0.1 (or a client), by the CA."""
+        x509, ec = self._x509, self._ec
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = self._now()
+        start = now + self._days(valid_from_days)
+        usage = self._eku.CLIENT_AUTH if client else self._eku.SERVER_AUTH
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(self._name.COMMON_NAME, name)]))
+            .issuer_name(self.ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + self._days(valid_days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                critical=False,
+            )
+        )
+        if not client:
+            import ipaddress
+
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        cert = builder.sign(self.ca_key, self._hashes.SHA256())
+        encoding = self._serialization.Encoding.PEM
+        key_bytes = key.private_bytes(
+            encoding,
+            self._serialization.PrivateFormat.PKCS8,
+            self._serialization.NoEncryption(),
+        )
+        return self._write(f"{name}.pem", cert.public_bytes(encoding)), self._write(
+            f"{name}.key", key_bytes
+        )
+
+
+@pytest.fixture(scope="session")
+def make_pki(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], PKI]:
+    """A factory of fresh PKIs (a CA each), in folders of their own."""
+
+    def make() -> PKI:
+        return PKI(tmp_path_factory.mktemp("pki"))
+
+    return make

@@ -8,6 +8,8 @@ certificate even when the app port requires one.
 from __future__ import annotations
 
 import ssl
+import time
+from dataclasses import dataclass
 
 from scaffold.runtime.config_schema import ServerConfig, TLSConfig
 from scaffold.runtime.exceptions import ConfigError
@@ -28,6 +30,9 @@ INTERMEDIATE_CIPHERS = ":".join(
 )
 
 
+ECDH_CURVE = "prime256v1"
+
+
 def apply_profile(context: ssl.SSLContext, tls: TLSConfig) -> ssl.SSLContext:
     """Restrict ``context`` to ``tls.profile`` and require client certificates if asked."""
     if tls.profile == "modern":
@@ -36,50 +41,132 @@ def apply_profile(context: ssl.SSLContext, tls: TLSConfig) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.set_ciphers(INTERMEDIATE_CIPHERS)
     context.options |= ssl.OP_NO_COMPRESSION
+    # Key exchange on P-256 only: OpenSSL's default list also offers X448 and secp521r1,
+    # which neither Mozilla profile allows, and Python's ssl sets one curve, not a list.
+    # Every TLS client offers P-256.
+    context.set_ecdh_curve(ECDH_CURVE)
     if tls.client_ca:
         context.load_verify_locations(cafile=tls.client_ca)
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
-def server_context(tls: TLSConfig, key: str = "server.tls") -> ssl.SSLContext:
-    """A server-side context for ``tls``: its certificate and key loaded, its profile applied.
+EXPIRY_WARNING_DAYS = 14
+"""A certificate that expires within this many days is worth a warning (not yet an error)."""
+
+
+@dataclass(frozen=True)
+class ListenerTLS:
+    """The TLS contexts of the app and admin listeners, and what is worth a warning."""
+
+    app: ssl.SSLContext | None
+    admin: ssl.SSLContext | None
+    warnings: tuple[str, ...] = ()
+
+
+def _unreadable(path: str) -> str | None:
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as ex:
+        return f"cannot read {path}: {ex.strerror or ex}"
+
+
+def _validity(certfile: str, key: str, now: float) -> tuple[list[str], list[str]]:
+    """Problems and warnings about the dates of the first certificate in ``certfile``."""
+    decode = getattr(ssl._ssl, "_test_decode_cert", None)  # type: ignore[attr-defined]
+    if decode is None:  # not every Python has it; the handshake still checks nothing here
+        return [], []
+    try:
+        info = decode(certfile)
+        not_before = ssl.cert_time_to_seconds(info["notBefore"])
+        not_after = ssl.cert_time_to_seconds(info["notAfter"])
+    except (ssl.SSLError, KeyError, ValueError):
+        return [], []
+    if now < not_before:
+        return [f"{key}.certfile: {certfile} is not valid before {info['notBefore']}"], []
+    if now >= not_after:
+        return [f"{key}.certfile: {certfile} expired on {info['notAfter']}"], []
+    days = (not_after - now) / 86400
+    if days < EXPIRY_WARNING_DAYS:
+        return [], [f"{key}.certfile: {certfile} expires in {days:.1f} days ({info['notAfter']})"]
+    return [], []
+
+
+def server_context(
+    tls: TLSConfig, key: str = "server.tls", *, now: float | None = None
+) -> tuple[ssl.SSLContext, list[str]]:
+    """A server-side context for ``tls`` (certificate, key, profile) and its warnings.
 
     Args:
         tls: The section.
         key: Its dotted config key, named in errors.
+        now: The time to check the certificate's dates against (default: now).
 
     Raises:
-        ConfigError: A file is missing or unreadable, or the key does not match the certificate.
+        ConfigError: One line per problem, naming the key: a file missing or unreadable, a
+            key that does not match the certificate, a certificate that is expired or not
+            yet valid, a ``client_ca`` that holds no CA certificate.
     """
+    problems = [
+        f"{key}.{name}: {reason}"
+        for name, path in (("certfile", tls.certfile), ("keyfile", tls.keyfile))
+        if (reason := _unreadable(path)) is not None
+    ]
+    if problems:
+        raise ConfigError(problems)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(tls.certfile, tls.keyfile)
-    except (OSError, ssl.SSLError) as ex:
-        reason = getattr(ex, "strerror", None) or getattr(ex, "reason", None) or str(ex)
-        msg = f"{key}: cannot load certfile {tls.certfile} with keyfile {tls.keyfile}: {reason}"
+    except ssl.SSLError as ex:
+        if "KEY_VALUES_MISMATCH" in str(ex) or "key values mismatch" in str(ex):
+            msg = f"{key}.keyfile: {tls.keyfile} does not match the certificate in {tls.certfile}"
+        else:
+            files = f"{tls.certfile} and {tls.keyfile}"
+            msg = f"{key}.certfile: {files} are not a PEM certificate and key"
         raise ConfigError([msg]) from ex
+    problems, warnings = _validity(tls.certfile, key, time.time() if now is None else now)
+    if problems:
+        raise ConfigError(problems)
+    if tls.client_ca:
+        _check_client_ca(tls.client_ca, key)
+    return apply_profile(context, tls), warnings
+
+
+def _check_client_ca(path: str, key: str) -> None:
+    reason = _unreadable(path)
+    if reason is not None:
+        raise ConfigError([f"{key}.client_ca: {reason}"])
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        return apply_profile(context, tls)
-    except (OSError, ssl.SSLError) as ex:
-        reason = getattr(ex, "strerror", None) or getattr(ex, "reason", None) or str(ex)
-        msg = f"{key}.client_ca: cannot load {tls.client_ca}: {reason}"
-        raise ConfigError([msg]) from ex
+        probe.load_verify_locations(cafile=path)
+    except ssl.SSLError as ex:
+        raise ConfigError([f"{key}.client_ca: cannot load {path}: {ex.reason or ex}"]) from ex
+    if not probe.get_ca_certs():  # only certificates that may sign others are listed
+        raise ConfigError([f"{key}.client_ca: {path} holds no CA certificate"])
 
 
-def listener_contexts(server: ServerConfig) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+def listener_contexts(server: ServerConfig, *, now: float | None = None) -> ListenerTLS:
     """The contexts of the app listeners (``server.tls``) and the admin ones (``admin_tls``).
 
     Raises:
-        ConfigError: A certificate, key or client CA cannot be loaded (one line each).
+        ConfigError: A certificate, key or client CA cannot be used (one line each).
     """
     problems: list[str] = []
+    warnings: list[str] = []
     contexts: list[ssl.SSLContext | None] = []
     for key, tls in (("server.tls", server.tls), ("server.admin_tls", server.admin_tls)):
+        if tls is None:
+            contexts.append(None)
+            continue
         try:
-            contexts.append(server_context(tls, key) if tls is not None else None)
+            context, found = server_context(tls, key, now=now)
         except ConfigError as ex:
             problems.extend(ex.problems)
+            contexts.append(None)
+            continue
+        contexts.append(context)
+        warnings.extend(found)
     if problems:
         raise ConfigError(problems)
-    return contexts[0], contexts[1]
+    return ListenerTLS(contexts[0], contexts[1], tuple(warnings))

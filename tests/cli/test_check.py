@@ -170,21 +170,98 @@ def test_module_that_fails_to_import(service_dir: Path) -> None:
     assert err.startswith("Error: importing acme_widgets.app raised SyntaxError")
 
 
-def test_tls_files_that_do_not_load_are_named(service_dir: Path, tmp_path: Path) -> None:
-    """A missing certificate or a key that is not a key fails check, one line per section."""
-    (tmp_path / "junk.pem").write_text("not a certificate\n")
-    edit(
-        service_dir / "config.yml",
-        "  # TLS for the app listeners",
-        f"  tls:\n    certfile: {tmp_path / 'missing.pem'}\n    keyfile: {tmp_path / 'k.pem'}\n"
-        f"  admin_tls:\n    certfile: {tmp_path / 'junk.pem'}\n    keyfile: {tmp_path / 'junk.pem'}\n"
-        "  # TLS for the app listeners",
+def tls_section(key: str, certfile: Path, keyfile: Path, client_ca: Path | None = None) -> str:
+    block = f"  {key}:\n    certfile: {certfile}\n    keyfile: {keyfile}\n"
+    return block + (f"    client_ca: {client_ca}\n" if client_ca else "")
+
+
+def with_tls(service_dir: Path, *sections: str) -> None:
+    marker = "  # TLS for the app listeners"
+    edit(service_dir / "config.yml", marker, "".join(sections) + marker)
+
+
+def test_tls_that_cannot_serve_is_refused_naming_each_key(
+    service_dir: Path, tmp_path: Path, make_pki
+) -> None:
+    """Missing files, a mismatched key, dates and a client_ca that is no CA: one line each."""
+    pki = make_pki()
+    good_cert, good_key = pki.leaf("good")
+    _, other_key = pki.leaf("other")
+    expired_cert, expired_key = pki.leaf("expired", valid_from_days=-10, valid_days=5)
+    future_cert, future_key = pki.leaf("future", valid_from_days=3)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    cases = [
+        (
+            tls_section("tls", tmp_path / "missing.pem", good_key),
+            f"server.tls.certfile: cannot read {tmp_path / 'missing.pem'}: No such file or directory",
+        ),
+        (
+            tls_section("tls", good_cert, tmp_path / "nokey.pem"),
+            f"server.tls.keyfile: cannot read {tmp_path / 'nokey.pem'}: No such file or directory",
+        ),
+        (
+            tls_section("tls", good_cert, other_key),
+            f"server.tls.keyfile: {other_key} does not match the certificate in {good_cert}",
+        ),
+        (
+            tls_section("tls", junk, junk),
+            f"server.tls.certfile: {junk} and {junk} are not a PEM certificate and key",
+        ),
+        (
+            tls_section("tls", expired_cert, expired_key),
+            f"server.tls.certfile: {expired_cert} expired on ",
+        ),
+        (
+            tls_section("tls", future_cert, future_key),
+            f"server.tls.certfile: {future_cert} is not valid before ",
+        ),
+        (
+            tls_section("admin_tls", good_cert, good_key, client_ca=good_cert),
+            f"server.admin_tls.client_ca: {good_cert} holds no CA certificate",
+        ),
+    ]
+    original = (service_dir / "config.yml").read_text()
+    for section, expected in cases:
+        (service_dir / "config.yml").write_text(original)
+        with_tls(service_dir, section)
+        code, out, err = check()
+        assert (code, out) == (1, ""), section
+        assert err.startswith(expected), (section, err)
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_both_sections_are_checked(service_dir: Path, tmp_path: Path, make_pki) -> None:
+    """Problems in server.tls and server.admin_tls are all listed."""
+    pki = make_pki()
+    cert, key = pki.leaf("good")
+    with_tls(
+        service_dir,
+        tls_section("tls", tmp_path / "a.pem", key),
+        tls_section("admin_tls", cert, tmp_path / "b.key"),
     )
-    code, out, err = check()
+    code, _, err = check()
     assert code == 1
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith(f"server.tls: cannot load certfile {tmp_path / 'missing.pem'}")
-    assert lines[0].endswith("No such file or directory")
-    assert lines[1].startswith(f"server.admin_tls: cannot load certfile {tmp_path / 'junk.pem'}")
+    assert [line.split(":")[0] for line in err.strip().splitlines()] == [
+        "server.tls.certfile",
+        "server.admin_tls.keyfile",
+    ]
+
+
+def test_a_certificate_expiring_soon_is_a_warning(service_dir: Path, make_pki) -> None:
+    """Within 14 days of expiry, check passes and says so; further out it says nothing."""
+    pki = make_pki()
+    soon_cert, soon_key = pki.leaf("soon", valid_from_days=-20, valid_days=22.5)
+    later_cert, later_key = pki.leaf("later")
+    with_tls(
+        service_dir,
+        tls_section("tls", soon_cert, soon_key, client_ca=pki.ca),
+        tls_section("admin_tls", later_cert, later_key),
+    )
+    code, out, _ = check()
+    assert code == 0
+    warnings = [line for line in out.splitlines() if line.startswith("# warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"# warning: server.tls.certfile: {soon_cert} expires in 2.5 days"
+    )

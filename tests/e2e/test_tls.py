@@ -5,12 +5,16 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
+import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from serving import BIN, ServerProcess, request
 
 pytestmark = pytest.mark.e2e
@@ -198,6 +202,74 @@ def test_a_certificate_that_does_not_load_stops_before_serving(
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("server.tls: cannot load certfile ")
-    assert "missing.pem" in result.stderr
+    assert result.stderr.startswith("server.tls.certfile: cannot read ")
+    assert "missing.pem: No such file or directory" in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def ecdsa_tls(root: Path, cert: Path, key: Path, profile: str) -> None:
+    config = root / "config.yml"
+    block = f"  tls:\n    certfile: {cert}\n    keyfile: {key}\n    profile: {profile}\n"
+    marker = "  # TLS for the app listeners"
+    config.write_text(config.read_text().replace(marker, block + marker, 1))
+
+
+@pytest.mark.parametrize("profile", ["intermediate", "modern"])
+def test_sslyze_finds_the_app_port_compliant(
+    serve: Callable[..., ServerProcess], service_root: Path, make_pki, profile: str
+) -> None:
+    """sslyze's Mozilla check passes for the profile: protocols, ciphers, curves, certificate."""
+    pki = make_pki()
+    cert, key = pki.leaf("server")
+    ecdsa_tls(service_root, cert, key, profile)
+    server = serve("--workers", "1")
+    assert server.app is not None
+    result = subprocess.run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "sslyze",
+            f"--mozilla_config={profile}",
+            f"--certinfo_ca_file={pki.ca}",
+            f"{server.app[0]}:{server.app[1]}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert f"{server.app[0]}:{server.app[1]}: OK - Compliant." in result.stdout, result.stdout
+    assert result.returncode == 0
+    assert "secp256r1" in result.stdout  # the one curve offered
+
+
+def test_hup_serves_a_renewed_certificate(
+    serve: Callable[..., ServerProcess], service_root: Path, make_pki
+) -> None:
+    """Replace the certificate files, send HUP: new connections get the new certificate."""
+    pki = make_pki()
+    cert, key = pki.leaf("server")
+    ecdsa_tls(service_root, cert, key, "intermediate")
+    server = serve("--workers", "1")
+    assert server.app is not None
+    context = ssl.create_default_context(cafile=str(pki.ca))
+
+    def served_serial() -> int:
+        with (
+            socket.create_connection(server.app, timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        return x509.load_der_x509_certificate(der).serial_number
+
+    before = served_serial()
+    assert before == x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    renewed_cert, renewed_key = pki.leaf("renewed")
+    cert.write_bytes(renewed_cert.read_bytes())
+    key.write_bytes(renewed_key.read_bytes())
+    renewed = x509.load_pem_x509_certificate(renewed_cert.read_bytes()).serial_number
+    server.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while served_serial() != renewed:
+        assert time.monotonic() < deadline, "the renewed certificate was never served"
+        time.sleep(0.2)

@@ -52,8 +52,10 @@ class ListenerPlan:
         Raises:
             ConfigError: A certificate, key or client CA cannot be loaded.
         """
-        app_tls, admin_tls = listener_contexts(config.server)
-        return cls(len(config.server.bind), app_tls, admin_tls)
+        tls = listener_contexts(config.server)
+        for warning in tls.warnings:
+            log.warning("%s", warning)
+        return cls(len(config.server.bind), tls.app, tls.admin)
 
 
 class ServiceApplication(BaseApplication):  # type: ignore[misc]
