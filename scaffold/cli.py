@@ -197,11 +197,8 @@ def routes_command(config_file: Path | None) -> None:
 def openapi_command(output: Path | None, config_file: Path | None) -> None:
     """Print the OpenAPI 3.1 document built from the service's typed routes."""
     from scaffold.inspect_service import load_service, openapi_json
-    from scaffold.project import find_project
 
-    project = find_project()
-    version = str(project.pyproject.get("project", {}).get("version", "0.0.0"))
-    document = openapi_json(load_service(config_file), version)
+    document = openapi_json(load_service(config_file))
     if output is None:
         click.echo(document, nl=False)
     else:

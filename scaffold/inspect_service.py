@@ -32,6 +32,6 @@ def route_table(service: Service) -> list[str]:
     return [f"{m:<{width[0]}}  {t:<{width[1]}}  {res}" for m, t, res in rows]
 
 
-def openapi_json(service: Service, version: str) -> str:
+def openapi_json(service: Service) -> str:
     """The service's OpenAPI document as indented JSON."""
-    return json.dumps(build_openapi(service, version=version), indent=2) + "\n"
+    return json.dumps(build_openapi(service), indent=2) + "\n"

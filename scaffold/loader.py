@@ -116,6 +116,8 @@ class ServiceLoader:
         if not isinstance(service, Service):
             msg = f"{self.project.factory} returned {type(service).__name__}, not a Service"
             raise ServiceLoadError(msg)
+        if service.version is None:
+            service.version = self.project.version
         return service
 
     def forget_modules(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,17 @@ class ServiceProject:
     factory: str
     config_path: Path
     pyproject: dict[str, Any]
+
+    @property
+    def version(self) -> str | None:
+        """``[project].version``; for a dynamic version, that of the installed distribution."""
+        static = self.pyproject.get("project", {}).get("version")
+        if isinstance(static, str):
+            return static
+        try:
+            return importlib.metadata.version(self.name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
 
 def find_project(start: Path | None = None) -> ServiceProject:

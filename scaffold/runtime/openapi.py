@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 from typing import TYPE_CHECKING, Any
 
 import falcon
 import falcon.asgi
+import falcon.routing
 
 from scaffold.runtime.errors import PROBLEM_JSON, status_phrase
 from scaffold.runtime.jsonio import JSON, dumps
@@ -17,7 +20,22 @@ if TYPE_CHECKING:
 
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_PATH = "/openapi.json"
-_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+# The version a service that states none is documented under.
+DEFAULT_VERSION = "0.0.0"
+BASIC_SCHEME = "basic"
+# A route field: {name}, {name:converter} or {name:converter(args)}, as Falcon reads it.
+_FIELD = re.compile(r"{(?P<name>\w+)(?::(?P<converter>\w+)(?:\((?P<args>[^}]*)\))?)?}")
+# Positional argument names of Falcon's converters, in order.
+_CONVERTER_ARGS = {
+    "int": ("num_digits", "min", "max"),
+    "float": ("min", "max", "finite"),
+    "dt": ("format_string",),
+}
+# Falcon's own default for {x:dt}, read from the converter so the two never disagree.
+DEFAULT_DT_FORMAT: str = (
+    inspect.signature(falcon.routing.DateTimeConverter).parameters["format_string"].default
+)
+_DEFAULT_DT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})$"
 
 _PROBLEM_SCHEMA = {
     "type": "object",
@@ -43,9 +61,9 @@ _PROBLEM_SCHEMA = {
 }
 
 
-def _problem(code: int) -> dict[str, Any]:
+def _problem(code: int, why: str = "") -> dict[str, Any]:
     return {
-        "description": status_phrase(code),
+        "description": why or status_phrase(code),
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 
@@ -56,35 +74,89 @@ def _schema_name(schema: Any) -> str:
     return name[: -len("Schema")] if name.endswith("Schema") and name != "Schema" else name
 
 
-def build_openapi(service: Service, *, version: str = "0.1.0") -> dict[str, Any]:
-    """Return the OpenAPI document (a dict) of ``service``'s app port."""
+def build_openapi(service: Service) -> dict[str, Any]:
+    """Return the OpenAPI document (a dict) of ``service``'s app port.
+
+    Every operation lists each status it can answer: its success status; 400 for a request
+    target that does not decode; 404 when its path has parameters (a value the converter
+    refuses matches no route); 401 when Basic auth is on; 503 when ``max_in_flight`` is set;
+    and what its typed declaration implies (406, 413, 415, 422) or names (``responses=``).
+    """
     # apispec is imported when a document is first asked for: most workers never serve one,
     # and it would cost each of them a few MiB.
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
+    basic_auth = service.config.auth.basic is not None
     spec = APISpec(
         title=service.name,
-        version=version,
+        version=service.version or DEFAULT_VERSION,
         openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        **({"security": [{BASIC_SCHEME: []}]} if basic_auth else {}),
     )
     spec.components.schema("Problem", _PROBLEM_SCHEMA)
+    if basic_auth:
+        spec.components.security_scheme(BASIC_SCHEME, {"type": "http", "scheme": "basic"})
+    common = [400]
+    if basic_auth:
+        common.append(401)
+    if service.config.server.max_in_flight is not None:
+        common.append(503)
     for route in service.routes():
-        path = _PARAM.sub(r"{\1}", route.template)
+        fields = list(_FIELD.finditer(route.template))
+        path = _FIELD.sub(r"{\g<name>}", route.template)
         path_params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _PARAM.findall(route.template)
+            {"name": f["name"], "in": "path", "required": True, "schema": _param_schema(f)}
+            for f in fields
         ]
+        statuses = [*common, 404] if fields else common
         operations: dict[str, Any] = {}
         for method in route.methods:
             if method in ("HEAD", "OPTIONS"):
                 continue
             responder = _responder(route.resource_object, method, route.suffix)
-            operations[method.lower()] = _operation(responder)
+            operations[method.lower()] = _operation(responder, statuses)
         if operations:
             spec.path(path=path, operations=operations, parameters=path_params or None)
     return spec.to_dict()
+
+
+def _param_schema(field: re.Match[str]) -> dict[str, Any]:
+    """The JSON schema of a path parameter, from its Falcon converter and arguments."""
+    converter = field["converter"]
+    args = _converter_args(field["args"], _CONVERTER_ARGS.get(converter or "", ()))
+    if converter == "int":
+        schema: dict[str, Any] = {"type": "integer"}
+    elif converter == "float":
+        schema = {"type": "number"}
+    elif converter == "uuid":
+        return {"type": "string", "format": "uuid"}
+    elif converter == "dt":
+        fmt = args.get("format_string", DEFAULT_DT_FORMAT)
+        if fmt == DEFAULT_DT_FORMAT:
+            return {"type": "string", "format": "date-time", "pattern": _DEFAULT_DT_PATTERN}
+        return {"type": "string", "description": f"a date and time as strptime {fmt!r} reads"}
+    else:
+        return {"type": "string"}
+    for arg, keyword in (("min", "minimum"), ("max", "maximum")):
+        if isinstance(args.get(arg), int | float):
+            schema[keyword] = args[arg]
+    return schema
+
+
+def _converter_args(argstr: str | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """The literal arguments of ``{x:int(min=1)}``, by name; ``{}`` when they are not literals."""
+    if not argstr:
+        return {}
+    try:
+        call = ast.parse(f"f({argstr})", mode="eval").body
+        assert isinstance(call, ast.Call)
+        values = dict(zip(names, (ast.literal_eval(a) for a in call.args), strict=False))
+        values.update({k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg})
+    except (SyntaxError, ValueError, TypeError, AssertionError):
+        return {}
+    return values
 
 
 def _responder(resource: object, method: str, suffix: str | None) -> Any:
@@ -92,7 +164,7 @@ def _responder(resource: object, method: str, suffix: str | None) -> Any:
     return getattr(resource, name, None)
 
 
-def _operation(responder: Any) -> dict[str, Any]:
+def _operation(responder: Any, statuses: list[int]) -> dict[str, Any]:
     spec = typed_spec(responder)
     responses: dict[str, Any] = {}
     operation: dict[str, Any] = {"responses": responses}
@@ -104,23 +176,26 @@ def _operation(responder: Any) -> dict[str, Any]:
         responses["default"] = _problem(500) | {"description": "Error"}
         return operation
     success: dict[str, Any] = {"description": status_phrase(spec.status)}
+    errors = dict.fromkeys(statuses, "")
     if spec.response is not None:
         schema: Any = spec.response
         if spec.many:
             schema = {"type": "array", "items": schema}
         success["content"] = {JSON: {"schema": schema}}
-        responses["406"] = _problem(406)
-    responses[str(spec.status)] = success
+        errors[406] = ""
     if spec.query is not None:
         operation["parameters"] = [{"in": "query", "schema": spec.query}]
-        responses["422"] = _problem(422)
+        errors[422] = ""
     if spec.request is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {JSON: {"schema": spec.request}},
         }
-        for code in (400, 413, 415, 422):
-            responses[str(code)] = _problem(code)
+        errors.update(dict.fromkeys((413, 415, 422), ""))
+    errors.update(spec.responses)
+    responses[str(spec.status)] = success
+    for code in sorted(errors):
+        responses[str(code)] = _problem(code, errors[code])
     return operation
 
 

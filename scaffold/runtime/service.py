@@ -77,6 +77,8 @@ class Service:
     Args:
         name: The service's name (used in logs and metrics).
         config: The validated config (default: every key at its default).
+        version: The service's version, as its OpenAPI document states it. ``scaffold run``
+            and ``scaffold openapi`` fill it from the project when the factory leaves it out.
 
     Attributes:
         app: The ASGI app of the app port (a :class:`falcon.asgi.App`).
@@ -90,8 +92,11 @@ class Service:
         ConfigError: The access or request log file cannot be opened.
     """
 
-    def __init__(self, name: str, config: Config | None = None) -> None:
+    def __init__(
+        self, name: str, config: Config | None = None, *, version: str | None = None
+    ) -> None:
         self.name = name
+        self.version = version
         self.config = config or Config()
         self.lifecycle = Lifecycle()
         self.health = HealthRegistry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -47,6 +47,18 @@ class TypedSpec:
     query: Schema | None
     status: int
     many: bool
+    responses: tuple[tuple[int, str], ...] = ()
+
+
+def _responses(value: Mapping[int, str], name: str) -> tuple[tuple[int, str], ...]:
+    for code, why in value.items():
+        if not isinstance(code, int) or isinstance(code, bool) or not 400 <= code <= 599:
+            msg = f"{name}: responses= keys are 4xx or 5xx status codes, not {code!r}"
+            raise DefinitionError(msg)
+        if not isinstance(why, str) or not why.strip():
+            msg = f"{name}: responses={{{code}: ...}} needs a description (a non-empty str)"
+            raise DefinitionError(msg)
+    return tuple(sorted(value.items()))
 
 
 def _schema(value: SchemaArg, role: str, name: str) -> Schema | None:
@@ -67,6 +79,7 @@ def typed(
     query: SchemaArg = None,
     status: int = 200,
     many: bool = False,
+    responses: Mapping[int, str] | None = None,
 ) -> Callable[[F], F]:
     """Declare the schemas of a Falcon responder (``on_get``, ``on_post_item``, ...).
 
@@ -85,6 +98,9 @@ def typed(
         query: Schema of the query string parameters.
         status: Status code of a successful response.
         many: The response is a list of ``response`` objects.
+        responses: Further error statuses the responder answers (by raising
+            ``falcon.HTTPError``), each with why, e.g. ``{404: "no such widget"}``; the
+            OpenAPI document lists them with the problem+json schema.
 
     Raises:
         DefinitionError: At import time, for a declaration that cannot work.
@@ -107,6 +123,7 @@ def typed(
             query=_schema(query, "query", name),
             status=status,
             many=many,
+            responses=_responses(responses or {}, name),
         )
         if spec.request is not None and method not in BODY_METHODS:
             msg = f"{name}: a {method} request has no body; request= is for POST, PUT and PATCH"

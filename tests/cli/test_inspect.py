@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from falcon import testing
 from openapi_spec_validator import validate
 
 from scaffold.cli import main
+from scaffold.inspect_service import load_service
 
 
 def test_routes_lists_the_route_table(service_dir: Path) -> None:
@@ -48,3 +50,14 @@ def test_openapi_to_stdout(service_dir: Path) -> None:
     result = CliRunner().invoke(main, ["openapi"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["openapi"] == "3.1.0"
+
+
+def test_openapi_matches_the_served_document(service_dir: Path) -> None:
+    """`scaffold openapi` prints what /openapi.json serves, versioned from pyproject.toml."""
+    pyproject = service_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "1.4.2"'))
+    printed = CliRunner().invoke(main, ["openapi"])
+    assert printed.exit_code == 0, printed.output
+    served = testing.TestClient(load_service().app).simulate_get("/openapi.json")
+    assert json.loads(printed.stdout) == served.json
+    assert served.json["info"]["version"] == "1.4.2"
