@@ -1,7 +1,8 @@
 """Produce the wheel of the running scaffold, so a lock never resolves ``scaffold`` by name.
 
-PyPI holds an unrelated project called ``scaffold``; asking an index for it would be a
-dependency-confusion hole. The wheel therefore always comes from the scaffold that runs:
+``scaffold-chassis`` is never taken from an index, even one that holds it: the lock must pin
+the scaffold that renders and runs the service, and anyone can claim a name on an index. The
+wheel therefore always comes from the scaffold that runs:
 
 * installed from a wheel, an sdist or a non-editable folder: the files its ``RECORD`` lists are
   checked against their recorded hashes and packed back into a wheel, byte-for-byte reproducibly
@@ -24,10 +25,10 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from scaffold import DISTRIBUTION
 from scaffold._vendor_pip import run_pip
 from scaffold.exceptions import VendorError
 
-DIST_NAME = "scaffold"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_METADATA = frozenset({"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"})
 
@@ -44,7 +45,7 @@ def own_wheel(dest: Path, *, find_links: Path | None, progress: Callable[[str], 
         VendorError: The installed files were modified, or the source cannot be built.
     """
     try:
-        dist = metadata.distribution(DIST_NAME)
+        dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         tree = Path(__file__).resolve().parent.parent
         if not (tree / "pyproject.toml").is_file():

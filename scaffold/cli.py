@@ -66,6 +66,9 @@ def new_command(
     name: str, output_dir: Path, description: str | None, no_input: bool, force: bool
 ) -> None:
     """Create the service NAME (lowercase words joined by '-', e.g. acme-widgets)."""
+    from scaffold.extras import require_new_extra
+
+    require_new_extra("new")
     from scaffold.names import validate_service_name
     from scaffold.new import create_service
 
@@ -211,6 +214,9 @@ def openapi_command(output: Path | None, config_file: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 def update_command(check_only: bool, dry_run: bool) -> None:
     """Bring the service's generated files up to this scaffold's template."""
+    from scaffold.extras import require_new_extra
+
+    require_new_extra("update")
     from scaffold.project import find_project
     from scaffold.update import UpdateAvailableError, update_service
 

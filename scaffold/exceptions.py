@@ -26,6 +26,10 @@ class TargetExistsError(ScaffoldError):
     """The folder a command would create is already there."""
 
 
+class MissingExtraError(ScaffoldError):
+    """A command needs an extra of the distribution that is not installed."""
+
+
 class TemplateError(ScaffoldError):
     """The template could not be rendered."""
 

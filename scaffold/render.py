@@ -11,31 +11,49 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
 
-from scaffold import __version__
+from scaffold import DISTRIBUTION, __version__
 from scaffold.bundled import template_path
 from scaffold.exceptions import TemplateError
+from scaffold.extras import NEW_EXTRA
 
 MANIFEST = ".scaffold-template.json"
 MANIFEST_FORMAT = 1
 ANSWERS = ("project_slug", "package_name", "description")
+# What may sit in the installed template folder without being part of the template.
+_NOT_TEMPLATE = shutil.ignore_patterns(
+    "__pycache__", "*.py[co]", "*~", ".*.sw[po]", ".#*", ".DS_Store"
+)
 
 
-def scaffold_requirement(version: str = __version__) -> str:
-    """The dependency a new service declares on scaffold: this minor series (0.x) or major."""
+def scaffold_requirement(version: str = __version__, *, extra: str | None = None) -> str:
+    """The dependency a new service declares on scaffold: this minor series (0.x) or major.
+
+    ``extra`` names one of the distribution's extras, e.g. ``new`` for the test extra.
+    """
+    name = f"{DISTRIBUTION}[{extra}]" if extra else DISTRIBUTION
     parts = version.split(".")
     try:
         major, minor = int(parts[0]), int(parts[1])
     except (IndexError, ValueError):
-        return "scaffold"
+        return name
     if major == 0:
-        return f"scaffold>={major}.{minor},<{major}.{minor + 1}"
-    return f"scaffold>={major}.{minor},<{major + 1}"
+        return f"{name}>={major}.{minor},<{major}.{minor + 1}"
+    return f"{name}>={major}.{minor},<{major + 1}"
+
+
+def template_requirements(version: str = __version__) -> dict[str, str]:
+    """The template's requirement variables: the core, and with the extra for ``new``."""
+    return {
+        "_scaffold_requirement": scaffold_requirement(version),
+        "_scaffold_new_requirement": scaffold_requirement(version, extra=NEW_EXTRA),
+    }
 
 
 def render(answers: dict[str, str], work: Path) -> Path:
@@ -47,10 +65,13 @@ def render(answers: dict[str, str], work: Path) -> Path:
     Raises:
         TemplateError: cookiecutter failed (including the template's own name check).
     """
-    context: dict[str, Any] = {**answers, "_scaffold_requirement": scaffold_requirement()}
+    context: dict[str, Any] = {**answers, **template_requirements()}
     try:
+        # A clean copy first: pip compiles the installed template's .py files, and an editor
+        # leaves its own beside them; neither is template source, so neither reaches a service.
+        source = shutil.copytree(template_path(), work / "template", ignore=_NOT_TEMPLATE)
         result = cookiecutter(
-            str(template_path()),
+            str(source),
             no_input=True,
             extra_context=context,
             output_dir=str(work / "out"),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scaffold import __version__
+from scaffold import DISTRIBUTION, __version__
 from scaffold._lockfile import (
     LOCK_NAME,
     VENDOR_NAME,
@@ -39,7 +39,7 @@ from scaffold._vendor_inputs import (
     vendor_command_line,
 )
 from scaffold._vendor_pip import Resolved, Target, fetch, pip_version, resolve, verify_install
-from scaffold._vendor_self import DIST_NAME, own_wheel
+from scaffold._vendor_self import own_wheel
 from scaffold.exceptions import VendorDriftError, VendorError
 from scaffold.project import ServiceProject
 
@@ -146,7 +146,7 @@ def _vendor(
     with tempfile.TemporaryDirectory(prefix="scaffold-vendor-") as tmp:
         work = Path(tmp)
         own: Path | None = None
-        if DIST_NAME in {requirement_key(req) for req in requirements}:
+        if DISTRIBUTION in {requirement_key(req) for req in requirements}:
             (work / "own").mkdir()
             existing = vendor_dir if vendor_dir.is_dir() else None
             own = own_wheel(work / "own", find_links=existing, progress=progress)
@@ -221,7 +221,7 @@ def _update_reasons(
     if old is None:
         return [f"there is no {LOCK_NAME} yet"]
     reasons = find_drift(old, inputs, vendor_dir)
-    pinned = [pin for pin in old.pins if pin.key == DIST_NAME]
+    pinned = [pin for pin in old.pins if pin.key == DISTRIBUTION]
     if own is not None and not (len(pinned) == 1 and pinned[0].sha256 == sha256_of(own)):
         reasons.append("the running scaffold's wheel differs from the locked one")
     return reasons
@@ -243,8 +243,8 @@ def _lock_and_stage(
     fetched = work / "fetched"
     staged.mkdir()
     fetched.mkdir()
-    own_lines = [f"{DIST_NAME} @ {own.as_uri()}"] if own else []
-    # Our own wheel goes first: pip then takes the name `scaffold` from this file only.
+    own_lines = [f"{DISTRIBUTION} @ {own.as_uri()}"] if own else []
+    # Our own wheel goes first: pip then takes our distribution from this file only.
     resolved = _resolve_keeping_pins(
         [*own_lines, *requirements], old, requirements, target, work, progress
     )
@@ -254,11 +254,11 @@ def _lock_and_stage(
     pins: list[Pin] = []
     missing: list[Resolved] = []
     for item in resolved:
-        if item.key == DIST_NAME:
+        if item.key == DISTRIBUTION:
             if own is None or item.sha256 != own_hash:
                 msg = (
-                    f"pip resolved scaffold from {item.url}, not from the running scaffold; "
-                    f"add scaffold to [project].dependencies of {project.name}"
+                    f"pip resolved {DISTRIBUTION} from {item.url}, not from the running "
+                    f"scaffold; add {DISTRIBUTION} to [project].dependencies of {project.name}"
                 )
                 raise VendorError(msg)
             pin = Pin(item.name, item.version, own_hash, own.name, _OWN_SOURCE)
@@ -299,7 +299,7 @@ def _resolve_keeping_pins(
     kept = [
         pin
         for pin in (old.pins if old else [])
-        if pin.key != DIST_NAME and (pin.built_from is None or "sha256:" in pin.built_from)
+        if pin.key != DISTRIBUTION and (pin.built_from is None or "sha256:" in pin.built_from)
     ]
     direct = {requirement_key(req) for req in requirements}
     freed = [pin for pin in kept if pin.key not in direct]

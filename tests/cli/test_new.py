@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from scaffold.bundled import template_path
 from scaffold.cli import main
+from scaffold.names import dependency_import_names, name_rules
 from scaffold.new import create_service
-from scaffold.render import scaffold_requirement
+from scaffold.render import scaffold_requirement, template_requirements
 
 EXPECTED_FILES = [
     "pyproject.toml",
@@ -33,6 +36,43 @@ EXPECTED_FILES = [
     "Dockerfile",
     ".scaffold-template.json",
 ]
+
+
+# Each case: a name and a fragment of the reason given. `scaffold new` and plain cookiecutter
+# (the template's hook) must refuse every one of them the same way.
+BAD_NAMES = [
+    ("Acme", "lowercase"),
+    ("1acme", "lowercase"),
+    ("acme--widgets", "lowercase"),
+    ("acme-", "lowercase"),
+    ("-acme", "lowercase"),
+    ("acme_widgets", "lowercase"),
+    ("acme widgets", "lowercase"),
+    ('acme"widgets', "lowercase"),
+    ("a" * 41, "41 characters"),
+    ("class", "keyword"),
+    ("match", "keyword"),
+    ("case", "keyword"),
+    ("type", "keyword"),
+    ("json", "standard library"),
+    ("email", "standard library"),
+    ("scaffold", "reserved"),
+    ("test", "reserved"),
+    ("tests", "reserved"),
+    ("falcon", "dependency falcon"),
+    ("gunicorn", "dependency gunicorn"),
+    ("marshmallow", "dependency marshmallow"),
+    ("yaml", "dependency PyYAML"),
+    ("click", "dependency click"),
+    ("statsd", "dependency statsd"),
+    ("apispec", "dependency apispec"),
+    ("orjson", "dependency orjson"),
+    ("uvloop", "dependency uvloop"),
+    ("cookiecutter", "dependency cookiecutter"),
+    ("jinja2", "dependency Jinja2"),
+    ("", "empty"),
+]
+BAD_NAME_IDS = [name[:12] or "empty" for name, _ in BAD_NAMES]
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -63,8 +103,17 @@ def test_pyproject_points_at_the_factory(rendered_service: Path) -> None:
     }
     assert data["project"]["name"] == "acme-widgets"
     assert data["project"]["dependencies"] == [scaffold_requirement()]
-    assert scaffold_requirement("0.1.0") == "scaffold>=0.1,<0.2"
-    assert scaffold_requirement("1.4.2") == "scaffold>=1.4,<2"
+    assert data["project"]["optional-dependencies"]["test"][0] == scaffold_requirement(extra="new")
+    assert scaffold_requirement("0.1.0") == "scaffold-chassis>=0.1,<0.2"
+    assert scaffold_requirement("1.4.2") == "scaffold-chassis>=1.4,<2"
+    assert scaffold_requirement("1.4.2", extra="new") == "scaffold-chassis[new]>=1.4,<2"
+
+
+def test_plain_cookiecutter_defaults_match_scaffold_new() -> None:
+    """The requirement defaults in cookiecutter.json are the ones `scaffold new` passes."""
+    data = json.loads((template_path() / "cookiecutter.json").read_text())
+    for key, value in template_requirements().items():
+        assert data[key] == value, key
 
 
 def test_no_leftover_temporary_folders(tmp_path: Path) -> None:
@@ -85,28 +134,7 @@ def test_description_reaches_readme_and_metadata(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "reason"),
-    [
-        ("Acme", "lowercase"),
-        ("1acme", "lowercase"),
-        ("acme--widgets", "lowercase"),
-        ("acme-", "lowercase"),
-        ("-acme", "lowercase"),
-        ("acme_widgets", "lowercase"),
-        ("acme widgets", "lowercase"),
-        ("a" * 41, "41 characters"),
-        ("class", "keyword"),
-        ("match", "keyword"),
-        ("json", "standard library"),
-        ("email", "standard library"),
-        ("scaffold", "reserved"),
-        ("test", "reserved"),
-        ("tests", "reserved"),
-        ("", "empty"),
-    ],
-    ids=lambda v: v[:12] if isinstance(v, str) and v else "empty",
-)
+@pytest.mark.parametrize(("name", "reason"), BAD_NAMES, ids=BAD_NAME_IDS)
 def test_bad_names_exit_2_and_write_nothing(tmp_path: Path, name: str, reason: str) -> None:
     """A bad name is a usage error (exit 2) with a one-line reason; nothing is written."""
     out = tmp_path / "out"
@@ -219,9 +247,26 @@ def test_plain_cookiecutter_renders_the_template(tmp_path: Path, scaffold_bin: P
     assert 'service = "billing_api.app:create_service"' in (root / "pyproject.toml").read_text()
 
 
-def test_plain_cookiecutter_refuses_a_bad_name(tmp_path: Path, scaffold_bin: Path) -> None:
-    """The template's own hook refuses names `scaffold new` refuses."""
-    result = plain_cookiecutter(tmp_path, scaffold_bin, "Bad_Name")
+@pytest.mark.parametrize(("name", "reason"), BAD_NAMES, ids=BAD_NAME_IDS)
+def test_plain_cookiecutter_refuses_the_same_names(
+    tmp_path: Path, scaffold_bin: Path, name: str, reason: str
+) -> None:
+    """The template's own hook refuses each name `scaffold new` refuses, for the same reason."""
+    result = plain_cookiecutter(tmp_path, scaffold_bin, name)
     assert result.returncode != 0
-    assert "invalid service name" in result.stderr + result.stdout
-    assert not (tmp_path / "out" / "Bad_Name").exists()
+    assert f"Error: invalid service name {name!r}: " in result.stderr
+    assert reason in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_table_holds_every_dependency_import_name() -> None:
+    """cookiecutter.json's `taken` covers the installed closure of scaffold-chassis[new].
+
+    `scaffold new` also refuses the names it computes at run time; the table is what plain
+    cookiecutter has. When a dependency brings a new top-level package, add it there.
+    """
+    computed = dependency_import_names()
+    assert {"falcon", "gunicorn", "marshmallow", "yaml", "cookiecutter"} <= set(computed)
+    table = name_rules()["taken"]
+    missing = {name: dist for name, dist in computed.items() if name not in table}
+    assert not missing, f"add to _name_rules.taken in cookiecutter.json: {missing}"

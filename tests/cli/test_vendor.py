@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from scaffold import DISTRIBUTION
 from scaffold._lockfile import LOCK_NAME, canonical_name, parse_lock, wheel_name
 from scaffold._vendor_self import repack_installed
 from scaffold.cli import main
@@ -128,22 +129,23 @@ def test_lock_pins_exactly_the_vendored_wheels(vendored: Path) -> None:
         assert f"{pin.name}=={pin.version} \\\n    --hash=sha256:{pin.sha256}" in text
         assert _sha256(wheels[pin.filename]) == pin.sha256
     names = {pin.key for pin in lock.pins}
-    assert {"scaffold", "falcon", "gunicorn", "hatchling"} <= names
+    assert {DISTRIBUTION, "falcon", "gunicorn", "hatchling"} <= names
+    assert not names & {"cookiecutter", "jinja2", "requests", "rich", "arrow"}
     assert "pytest" not in names
     major, minor = sys.version_info[:2]
     assert lock.digest is not None
     assert lock.digest.startswith("sha256:")
     assert f"# python-version: {major}.{minor}\n" in text
     assert "# platform: " in text
-    assert "# requirement: scaffold>=" in text
+    assert f"# requirement: {DISTRIBUTION}>=" in text
 
 
 @pytest.mark.network
 def test_scaffold_wheel_is_the_running_scaffold(vendored: Path) -> None:
     """The vendored scaffold is built from this scaffold: its runtime and templates are inside."""
     lock = parse_lock((vendored / LOCK_NAME).read_text(encoding="utf-8"))
-    (pin,) = [pin for pin in lock.pins if pin.key == "scaffold"]
-    assert pin.version == metadata.version("scaffold")
+    (pin,) = [pin for pin in lock.pins if pin.key == DISTRIBUTION]
+    assert pin.version == metadata.version(DISTRIBUTION)
     assert pin.built_from is not None
     assert "running scaffold" in pin.built_from
     with zipfile.ZipFile(vendored / "vendor" / pin.filename) as wheel:
@@ -215,9 +217,9 @@ def _missing(root: Path) -> str:
 
 
 def _extra(root: Path) -> str:
-    source = next((root / "vendor").glob("jinja2-*.whl"))
-    shutil.copy(source, root / "vendor" / "jinja2-0.0.1-py3-none-any.whl")
-    return "extra wheel: vendor/jinja2-0.0.1-py3-none-any.whl is not in requirements.lock"
+    source = next((root / "vendor").glob("marshmallow-*.whl"))
+    shutil.copy(source, root / "vendor" / "marshmallow-0.0.1-py3-none-any.whl")
+    return "extra wheel: vendor/marshmallow-0.0.1-py3-none-any.whl is not in requirements.lock"
 
 
 def _tampered(root: Path) -> str:
@@ -272,7 +274,7 @@ def test_cli_check_exit_codes(service: ServiceProject, monkeypatch: pytest.Monke
     lines = failed.stderr.splitlines()
     assert all(line.startswith("Error: ") for line in lines)
     assert any(line.startswith("Error: missing wheel: vendor/click-") for line in lines)
-    assert any(line.startswith("Error: extra wheel: vendor/jinja2-0.0.1") for line in lines)
+    assert any(line.startswith("Error: extra wheel: vendor/marshmallow-0.0.1") for line in lines)
     assert "Traceback" not in failed.output
 
 
@@ -300,7 +302,7 @@ def test_changed_inputs_update_only_what_changed(service: ServiceProject) -> Non
     assert "pytest" in fetched
     assert fetched.isdisjoint(pin.key for pin in before)
     after = {pin.key: pin for pin in parse_lock((service.root / LOCK_NAME).read_text()).pins}
-    assert all(after[pin.key] == pin for pin in before if pin.key != "scaffold")
+    assert all(after[pin.key] == pin for pin in before if pin.key != DISTRIBUTION)
     check_vendor(service, extras=("test",))
 
     dropped = vendor(service)
@@ -310,8 +312,8 @@ def test_changed_inputs_update_only_what_changed(service: ServiceProject) -> Non
     }
     final = parse_lock((service.root / LOCK_NAME).read_text()).pins
     assert [pin.key for pin in final] == [pin.key for pin in before]
-    assert [pin for pin in final if pin.key != "scaffold"] == [
-        pin for pin in before if pin.key != "scaffold"
+    assert [pin for pin in final if pin.key != DISTRIBUTION] == [
+        pin for pin in before if pin.key != DISTRIBUTION
     ]
     check_vendor(service)
 
@@ -390,16 +392,16 @@ def _simple_index(root: Path, files: list[Path]) -> str:
 
 @pytest.fixture(scope="module")
 def local_index(vendored: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A file:// index of the vendored wheels, a decoy `scaffold` and an sdist-only package."""
+    """A file:// index of the vendored wheels, a decoy of ours and an sdist-only package."""
     base = tmp_path_factory.mktemp("index")
     files = base / "files"
     files.mkdir()
     for path in (vendored / "vendor").iterdir():
-        if wheel_name(path.name) != "scaffold":
+        if wheel_name(path.name) != DISTRIBUTION:
             shutil.copy(path, files / path.name)
     _write_wheel(
-        files / "scaffold-0.1.99-py3-none-any.whl",
-        "scaffold",
+        files / "scaffold_chassis-0.1.99-py3-none-any.whl",
+        DISTRIBUTION,
         "0.1.99",
         {"scaffold/__init__.py": "DECOY = True\n"},
     )
@@ -421,13 +423,13 @@ def offline_service(
 
 @pytest.mark.network
 def test_scaffold_never_comes_from_the_index(offline_service: ServiceProject) -> None:
-    """An index offering a newer `scaffold` in range is ignored; sdists are built into wheels."""
+    """An index offering a newer scaffold-chassis in range is ignored; sdists become wheels."""
     _add_dependency(offline_service.root, "tinydep>=1")
     report = vendor(find_project(offline_service.root))
     lock = parse_lock((offline_service.root / LOCK_NAME).read_text(encoding="utf-8"))
     pins = {pin.key: pin for pin in lock.pins}
-    assert pins["scaffold"].version == metadata.version("scaffold")
-    with zipfile.ZipFile(offline_service.root / "vendor" / pins["scaffold"].filename) as wheel:
+    assert pins[DISTRIBUTION].version == metadata.version(DISTRIBUTION)
+    with zipfile.ZipFile(offline_service.root / "vendor" / pins[DISTRIBUTION].filename) as wheel:
         assert "scaffold/runtime/__init__.py" in wheel.namelist()
         assert b"DECOY" not in wheel.read("scaffold/__init__.py")
     tiny = pins["tinydep"]
@@ -455,7 +457,7 @@ def test_failed_verification_names_the_module_and_changes_nothing(
 @pytest.mark.network
 def test_repacks_an_installed_scaffold_reproducibly(vendored: Path, tmp_path: Path) -> None:
     """A regular (non-editable) install is packed back into a wheel with the same files."""
-    (original,) = (vendored / "vendor").glob("scaffold-*.whl")
+    (original,) = (vendored / "vendor").glob("scaffold_chassis-*.whl")
     site = tmp_path / "site"
     install = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index"]
     subprocess.run(

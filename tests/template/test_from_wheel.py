@@ -1,0 +1,123 @@
+"""scaffold installed from its wheel, as a team installs it: the right name, the extras, clean renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from scaffold import DISTRIBUTION
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACTS = ("__pycache__", ".pyc", ".pyo")
+
+pytestmark = pytest.mark.network
+
+
+def run(
+    *command: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if check:
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scaffold's wheel, built from this checkout with its own build backend."""
+    out = tmp_path_factory.mktemp("wheel")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, ROOT)
+    (built,) = out.glob("*.whl")
+    assert built.name.startswith("scaffold_chassis-")
+    return built
+
+
+def artefacts(root: Path) -> list[str]:
+    return sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.name == "__pycache__" or path.suffix in ARTEFACTS
+    )
+
+
+def test_a_service_rendered_from_an_installed_wheel_holds_only_the_template(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """pip compiles the installed template's .py files; none of that reaches a service."""
+    site = tmp_path / "site"
+    run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel)
+    template = site / "scaffold" / "templates" / "service"
+    assert artefacts(template), "pip compiled nothing: this test would prove nothing"
+    # -S: no .pth files, so this environment's editable scaffold stays out of the way; its
+    # site-packages still provides the dependencies, after the installed wheel.
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{sysconfig.get_paths()['purelib']}"}
+    python = [sys.executable, "-S"]
+    where = run(*python, "-c", "import scaffold; print(scaffold.__file__)", cwd=tmp_path, env=env)
+    assert where.stdout.strip() == str(site / "scaffold" / "__init__.py")
+    run(*python, "-m", "scaffold", "new", "acme-widgets", "--no-input", cwd=tmp_path, env=env)
+    service = tmp_path / "acme-widgets"
+    assert artefacts(service) == []
+    manifest = json.loads((service / ".scaffold-template.json").read_text())
+    assert not [name for name in manifest["files"] if "__pycache__" in name or ".pyc" in name]
+
+
+def test_a_fresh_venv_installs_our_runtime_under_our_name(wheel: Path, tmp_path: Path) -> None:
+    """Core wheel, then the [new] extra, `scaffold new`, and the service's own editable install."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    bin_dir = env_dir / "bin"
+    pip = [bin_dir / "python", "-m", "pip", "--disable-pip-version-check"]
+    run(*pip, "install", "--quiet", wheel)
+
+    without = run(
+        bin_dir / "scaffold", "new", "acme-widgets", "--no-input", cwd=tmp_path, check=False
+    )
+    assert without.returncode == 1
+    lines = without.stderr.strip().splitlines()
+    assert lines == [
+        "Error: scaffold new needs the [new] extra, which is not installed: "
+        f"pip install '{DISTRIBUTION}[new]'"
+    ]
+    assert not (tmp_path / "acme-widgets").exists()
+    check = run(bin_dir / "python", "-c", "import cookiecutter", check=False)
+    assert check.returncode == 1, "the core pulled in cookiecutter"
+
+    run(*pip, "install", "--quiet", f"{wheel}[new]")
+    run(bin_dir / "scaffold", "new", "acme-widgets", "--no-input", cwd=tmp_path)
+    service = tmp_path / "acme-widgets"
+    assert artefacts(service) == []
+
+    run(*pip, "install", "--quiet", "-e", ".[test]", cwd=service)
+    listed = json.loads(run(*pip, "list", "--format=json").stdout)
+    names = {item["name"].lower() for item in listed}
+    assert "scaffold" not in names, "PyPI's unrelated `scaffold` was installed"
+    assert DISTRIBUTION in names
+    imported = run(
+        bin_dir / "python",
+        "-c",
+        "import scaffold.runtime, acme_widgets.app; print(scaffold.__file__)",
+        cwd=tmp_path,
+    )
+    assert imported.stdout.strip().startswith(str(env_dir))
+    tests = run(
+        bin_dir / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=service, check=False
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
