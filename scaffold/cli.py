@@ -210,19 +210,56 @@ def openapi_command(output: Path | None, config_file: Path | None) -> None:
 
 
 @main.command("update")
-@click.option("--check", "check_only", is_flag=True, help="Exit 1 if an update would change files.")
-@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def update_command(check_only: bool, dry_run: bool) -> None:
-    """Bring the service's generated files up to this scaffold's template."""
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Exit 1 if the service's template base is behind the installed template.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@click.option("--force", is_flag=True, help="Update even with uncommitted changes.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Answer a template question (repeatable); new questions otherwise take defaults.",
+)
+def update_command(check_only: bool, dry_run: bool, force: bool, settings: Sequence[str]) -> None:
+    """Merge what changed in the template since this service was rendered."""
     from scaffold.extras import require_new_extra
 
     require_new_extra("update")
     from scaffold.project import find_project
-    from scaffold.update import UpdateAvailableError, update_service
+    from scaffold.update import (
+        UpdateAvailableError,
+        UpdateConflictError,
+        apply_update,
+        plan_update,
+        require_clean_tree,
+    )
 
-    plan = update_service(find_project().root, dry_run=dry_run or check_only)
+    overrides = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{setting!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key] = value
+    root = find_project().root
+    if not (check_only or dry_run or force):
+        require_clean_tree(root)
+    plan = plan_update(root, overrides=overrides)
+    if check_only:
+        click.echo(plan.summary())
+        if plan.behind:
+            msg = "the service's template base is behind the template; run `scaffold update`"
+            raise UpdateAvailableError(msg)
+        return
     for line in plan.lines():
         click.echo(line)
-    if check_only and plan.pending:
-        msg = "the service differs from the template; run `scaffold update` to merge"
-        raise UpdateAvailableError(msg)
+    if dry_run:
+        return
+    apply_update(plan)
+    if plan.conflicts:
+        msg = f"{len(plan.conflicts)} file(s) have conflict markers to resolve"
+        raise UpdateConflictError(msg)

@@ -8,9 +8,11 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from scaffold import __version__
 from scaffold.exceptions import TargetExistsError, TemplateError
 from scaffold.names import package_name, validate_service_name
-from scaffold.render import MANIFEST, file_digests, render, write_manifest
+from scaffold.record import TemplateRecord, has_record, read_tree, write_record
+from scaffold.render import render
 
 
 def made_by_scaffold(folder: Path) -> bool:
@@ -21,7 +23,7 @@ def made_by_scaffold(folder: Path) -> bool:
     except (OSError, tomllib.TOMLDecodeError):
         return False
     table = data.get("tool", {}).get("scaffold")
-    return (folder / MANIFEST).is_file() or (isinstance(table, dict) and "service" in table)
+    return has_record(folder) or (isinstance(table, dict) and "service" in table)
 
 
 def _check_target(target: Path, force: bool) -> None:
@@ -47,6 +49,7 @@ def create_service(
     *,
     description: str | None = None,
     force: bool = False,
+    template: Path | None = None,
 ) -> Path:
     """Render a new service called ``name`` into ``output_dir / name``.
 
@@ -59,6 +62,7 @@ def create_service(
         output_dir: The folder to create the service in (created if missing).
         description: One-line description for README and package metadata.
         force: Replace an empty folder or one made by ``scaffold new``.
+        template: Another template folder (default: the bundled ``service`` template).
 
     Returns:
         The new service's folder.
@@ -82,20 +86,13 @@ def create_service(
         msg = f"cannot write in {output_dir}: {ex.strerror or ex}"
         raise TemplateError(msg) from ex
     try:
-        rendered = render(answers, work)
-        write_manifest(rendered, _answers_used(rendered, answers), file_digests(rendered))
-        _move_into_place(rendered, target, work)
+        rendered = render(answers, work, template=template)
+        record = TemplateRecord(__version__, rendered.answers, read_tree(rendered.root))
+        write_record(rendered.root, record)
+        _move_into_place(rendered.root, target, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
-
-
-def _answers_used(rendered: Path, answers: dict[str, str]) -> dict[str, str]:
-    """The answers, with the description the template defaulted to when none was given."""
-    if "description" in answers:
-        return answers
-    data = tomllib.loads((rendered / "pyproject.toml").read_text(encoding="utf-8"))
-    return {**answers, "description": str(data["project"].get("description", ""))}
 
 
 def _move_into_place(rendered: Path, target: Path, work: Path) -> None:

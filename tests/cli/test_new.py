@@ -34,7 +34,7 @@ EXPECTED_FILES = [
     "deploy/k8s/deployment.yaml",
     "deploy/k8s/service.yaml",
     "Dockerfile",
-    ".scaffold-template.json",
+    ".scaffold/template.json",
 ]
 
 

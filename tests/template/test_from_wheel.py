@@ -75,7 +75,7 @@ def test_a_service_rendered_from_an_installed_wheel_holds_only_the_template(
     run(*python, "-m", "scaffold", "new", "acme-widgets", "--no-input", cwd=tmp_path, env=env)
     service = tmp_path / "acme-widgets"
     assert artefacts(service) == []
-    manifest = json.loads((service / ".scaffold-template.json").read_text())
+    manifest = json.loads((service / ".scaffold" / "template.json").read_text())
     assert not [name for name in manifest["files"] if "__pycache__" in name or ".pyc" in name]
 
 
