@@ -24,8 +24,15 @@ def load_service(config_file: Path | None = None) -> Service:
 
 
 def route_table(service: Service) -> list[str]:
-    """One line per route: methods, template and resource, aligned."""
-    rows = [(" ".join(r.methods), r.template, r.resource) for r in service.routes()]
+    """One line per route: methods, host and template, resource and guards, aligned."""
+    rows = [
+        (
+            " ".join(r.methods),
+            f"{r.host}{r.template}" if r.host else r.template,
+            r.resource + (f"  guards: {', '.join(r.guards)}" if r.guards else ""),
+        )
+        for r in service.routes()
+    ]
     if not rows:
         return ["(no routes)"]
     width = [max(len(row[i]) for row in rows) for i in range(2)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -260,3 +262,21 @@ def make_pki(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], PKI]:
         return PKI(tmp_path_factory.mktemp("pki"))
 
     return make
+
+
+@pytest.fixture
+def run_service_tests() -> Callable[[Path], subprocess.CompletedProcess[str]]:
+    """Run a generated service's own pytest suite from its folder, with this interpreter."""
+
+    def run(root: Path) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    return run

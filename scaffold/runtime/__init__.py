@@ -3,7 +3,9 @@
 from scaffold.runtime.config import Config, load_config, parse_config
 from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import ConfigError, DefinitionError, ServiceError
+from scaffold.runtime.guards import guard
 from scaffold.runtime.health import HealthResult
+from scaffold.runtime.managed import Managed, ManagedStartError
 from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
 from scaffold.runtime.service import Namespace, RouteInfo, Service
 from scaffold.runtime.tasks import TaskError
@@ -16,6 +18,8 @@ __all__ = [
     "DefinitionError",
     "Gauge",
     "HealthResult",
+    "Managed",
+    "ManagedStartError",
     "MetricsRegistry",
     "Namespace",
     "RouteInfo",
@@ -24,6 +28,7 @@ __all__ = [
     "TaskError",
     "Timer",
     "ValidationProblem",
+    "guard",
     "load_config",
     "parse_config",
     "typed",

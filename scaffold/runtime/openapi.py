@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import falcon
@@ -12,6 +13,7 @@ import falcon.asgi
 import falcon.routing
 
 from scaffold.runtime.errors import PROBLEM_JSON, status_phrase
+from scaffold.runtime.guards import responder_guards
 from scaffold.runtime.jsonio import JSON, dumps
 from scaffold.runtime.typed import typed_spec
 
@@ -103,7 +105,10 @@ def build_openapi(service: Service) -> dict[str, Any]:
         common.append(401)
     if service.config.server.max_in_flight is not None:
         common.append(503)
-    for route in service.routes():
+    documented: set[str] = set()
+    hosts: dict[str, str] = {}
+    # Routes that serve every host first: a path also served for one host is documented once.
+    for route in sorted(service.routes(), key=lambda r: r.host is not None):
         fields = list(_FIELD.finditer(route.template))
         path = _FIELD.sub(r"{\g<name>}", route.template)
         path_params = [
@@ -116,10 +121,17 @@ def build_openapi(service: Service) -> dict[str, Any]:
             if method in ("HEAD", "OPTIONS"):
                 continue
             responder = _responder(route.resource_object, method, route.suffix)
-            operations[method.lower()] = _operation(responder, statuses)
-        if operations:
+            checks = (*route.checks, *responder_guards(responder))
+            operations[method.lower()] = _operation(responder, statuses, _guard_responses(checks))
+        if operations and path not in documented:
+            documented.add(path)
+            if route.host:
+                hosts[path] = route.host
             spec.path(path=path, operations=operations, parameters=path_params or None)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for path, host in hosts.items():
+        document["paths"][path]["x-host"] = host  # served only for this Host
+    return document
 
 
 def _param_schema(field: re.Match[str]) -> dict[str, Any]:
@@ -164,7 +176,17 @@ def _responder(resource: object, method: str, suffix: str | None) -> Any:
     return getattr(resource, name, None)
 
 
-def _operation(responder: Any, statuses: list[int]) -> dict[str, Any]:
+def _guard_responses(checks: Sequence[object]) -> dict[int, str]:
+    """The statuses guard checks declare (``check.responses = {403: "why"}``)."""
+    declared: dict[int, str] = {}
+    for check in checks:
+        declared.update(getattr(check, "responses", None) or {})
+    return declared
+
+
+def _operation(
+    responder: Any, statuses: list[int], guarded: Mapping[int, str] | None = None
+) -> dict[str, Any]:
     spec = typed_spec(responder)
     responses: dict[str, Any] = {}
     operation: dict[str, Any] = {"responses": responses}
@@ -173,6 +195,8 @@ def _operation(responder: Any, statuses: list[int]) -> dict[str, Any]:
         operation["summary"] = doc.splitlines()[0]
     if spec is None:
         responses["200"] = {"description": "OK"}
+        for code, why in sorted((guarded or {}).items()):
+            responses[str(code)] = _problem(code, why)
         responses["default"] = _problem(500) | {"description": "Error"}
         return operation
     success: dict[str, Any] = {"description": status_phrase(spec.status)}
@@ -193,6 +217,7 @@ def _operation(responder: Any, statuses: list[int]) -> dict[str, Any]:
         }
         errors.update(dict.fromkeys((413, 415, 422), ""))
     errors.update(spec.responses)
+    errors.update(guarded or {})
     responses[str(spec.status)] = success
     for code in sorted(errors):
         responses[str(code)] = _problem(code, errors[code])

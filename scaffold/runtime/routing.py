@@ -15,6 +15,8 @@ import falcon
 import falcon.asgi
 from falcon.routing import CompiledRouter, map_http_methods
 
+from scaffold.runtime.guards import Chain, declared_guards, guarded
+from scaffold.runtime.hosts import HostPattern, normalize_host
 from scaffold.runtime.threadpool import ThreadPool
 from scaffold.runtime.typed import typed_responder, typed_spec
 
@@ -69,6 +71,10 @@ def as_coroutine(responder: Any, pool: ThreadPool) -> Any:
 class Router(CompiledRouter):
     """Map responders so that HEAD answers like GET and every 405 lists the right methods.
 
+    Routes added for a virtual host live in a router of their own, searched first when the
+    request's ``Host`` matches (exact names before wildcards); then the routes that serve
+    every host.
+
     Args:
         pool: Where plain (``def``) responders run.
     """
@@ -76,11 +82,40 @@ class Router(CompiledRouter):
     def __init__(self, pool: ThreadPool) -> None:
         super().__init__()
         self.pool = pool
+        self.hosts: list[tuple[HostPattern, Router]] = []
+
+    def for_host(self, pattern: HostPattern) -> Router:
+        """The router of ``pattern``'s routes (made on first use)."""
+        for known, router in self.hosts:
+            if known == pattern:
+                return router
+        router = Router(self.pool)
+        self.hosts.append((pattern, router))
+        self.hosts.sort(key=lambda item: item[0].wildcard)  # exact names first
+        return router
+
+    def find(self, uri: str, req: Any = None) -> Any:
+        """The route for ``uri``: under a matching virtual host first, then on every host."""
+        if self.hosts and req is not None:
+            host = normalize_host(req.get_header("Host") or "")
+            for pattern, router in self.hosts:
+                if pattern.matches(host):
+                    route = router.find(uri, req)
+                    if route is not None:
+                        return route
+        return super().find(uri, req)
 
     def map_http_methods(self, resource: object, **kwargs: Any) -> Any:
-        """Map ``on_*`` responders, then fill HEAD, OPTIONS and 405 responders."""
+        """Map ``on_*`` responders behind their guards, then fill HEAD, OPTIONS and 405."""
         found = map_http_methods(resource, suffix=kwargs.get("suffix"))
-        method_map = {method: as_coroutine(func, self.pool) for method, func in found.items()}
+        chain: Chain = kwargs.get("guards", ())
+        method_map = {}
+        for method, func in found.items():
+            responder = as_coroutine(func, self.pool)
+            checks = (*chain, declared_guards(resource, func))
+            if method != "OPTIONS" and any(checks):
+                responder = guarded(responder, checks, self.pool)
+            method_map[method] = responder
         if "GET" in method_map and "HEAD" not in method_map:
             method_map["HEAD"] = method_map["GET"]
         allow = allowed_methods(method_map)

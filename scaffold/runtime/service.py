@@ -17,9 +17,12 @@ from scaffold.runtime.context import Request
 from scaffold.runtime.cors import CORSMiddleware
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.exceptions import DefinitionError
+from scaffold.runtime.guards import Check, check_name, class_guards, validate_checks
 from scaffold.runtime.health import DEFAULT_TIMEOUT, HealthCheck, HealthRegistry
+from scaffold.runtime.hosts import HostPattern
 from scaffold.runtime.jsonio import install_media_handlers
 from scaffold.runtime.limits import LimitsMiddleware
+from scaffold.runtime.managed import Managed, ManagedObjects
 from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
 from scaffold.runtime.observe import (
     ROOT,
@@ -45,6 +48,9 @@ class RouteInfo:
     resource: str
     suffix: str | None = None
     resource_object: object = field(default=None, compare=False, repr=False)
+    host: str | None = None
+    guards: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = field(default=(), compare=False, repr=False)
 
 
 def _join(prefix: str, template: str) -> str:
@@ -56,19 +62,52 @@ def _join(prefix: str, template: str) -> str:
 
 
 class Namespace:
-    """Routes under a common prefix, e.g. ``/v1``; made by :meth:`Service.namespace`."""
+    """Routes under a common prefix (and maybe one virtual host), sharing guards.
 
-    def __init__(self, service: Service, prefix: str) -> None:
+    Made by :meth:`Service.namespace`, :meth:`Service.host` and :meth:`Namespace.namespace`.
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        prefix: str,
+        *,
+        parent: Namespace | None = None,
+        host: HostPattern | None = None,
+    ) -> None:
         self._service = service
         self.prefix = prefix
+        self.host = host
+        self._parent = parent
+        self._checks: tuple[Check, ...] = ()
+        self._used = False
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
-        """Add ``resource`` at ``prefix + template``."""
-        self._service.add_route(_join(self.prefix, template), resource, suffix=suffix)
+        """Add ``resource`` at ``prefix + template``, behind this namespace's guards."""
+        chain: list[tuple[Check, ...]] = []
+        link: Namespace | None = self
+        while link is not None:
+            chain.insert(0, link._checks)
+            link._used = True
+            link = link._parent
+        self._service._add_route(
+            _join(self.prefix, template), resource, suffix=suffix, chain=chain, host=self.host
+        )
 
     def namespace(self, prefix: str) -> Namespace:
         """A nested namespace, e.g. ``/v1`` then ``/admin`` gives ``/v1/admin``."""
-        return Namespace(self._service, _join(self.prefix, prefix))
+        return Namespace(self._service, _join(self.prefix, prefix), parent=self, host=self.host)
+
+    def guard(self, *checks: Check) -> None:
+        """Run ``checks`` before every responder of this namespace (see :mod:`guards`).
+
+        Raises:
+            DefinitionError: A check is not callable, or routes were added here already.
+        """
+        if self._used:
+            msg = f"guard the namespace {self.prefix or '/'} before adding routes to it"
+            raise DefinitionError(msg)
+        self._checks += validate_checks(checks)
 
 
 class Service:
@@ -101,8 +140,11 @@ class Service:
         self.lifecycle = Lifecycle()
         self.health = HealthRegistry()
         self._routes: list[RouteInfo] = []
+        self._checks: tuple[Check, ...] = ()
+        self._service_used = False
         self._metric_names: dict[str, str] = {}
         self.threads = ThreadPool(self.config.server.threads, "handler")
+        self.managed = ManagedObjects(self.threads)
         self._router = Router(self.threads)
         self.statsd = _statsd_sink(self.config, name)
         self.metrics = MetricsRegistry(self.statsd)
@@ -166,28 +208,104 @@ class Service:
         )
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
-        """Serve ``resource``'s ``on_<method>`` responders at ``template``.
+        """Serve ``resource``'s ``on_<method>`` responders at ``template``, on every host.
 
         Raises:
             DefinitionError: The template is malformed or taken, or ``resource`` has no responders.
         """
+        self._add_route(template, resource, suffix=suffix, chain=[], host=None)
+
+    def _add_route(
+        self,
+        template: str,
+        resource: object,
+        *,
+        suffix: str | None,
+        chain: list[tuple[Check, ...]],
+        host: HostPattern | None,
+    ) -> None:
         template = _join("", template)
-        if any(r.template == template for r in self._routes):
-            msg = f"route {template} is already defined"
+        host_name = host.pattern if host else None
+        where = f"{template} on {host_name}" if host_name else template
+        if any(r.template == template and r.host == host_name for r in self._routes):
+            msg = f"route {where} is already defined"
+            raise DefinitionError(msg)
+        if "//" in template:
+            msg = f"route {template}: a template may not contain '//'"
             raise DefinitionError(msg)
         methods = self._router.explicit_methods(resource, suffix=suffix)
         if methods == ["OPTIONS"]:
-            msg = f"{type(resource).__name__} at {template} has no on_<method> responders"
+            msg = f"{type(resource).__name__} at {where} has no on_<method> responders"
             raise DefinitionError(msg)
         metric_name = self._metric_name(template)
+        self._service_used = True
+        links = (self._checks, *chain)
         try:
-            self.app.add_route(template, resource, suffix=suffix)
+            if host is None:
+                self.app.add_route(template, resource, suffix=suffix, guards=links)
+            else:
+                router = self._router.for_host(host)
+                router.add_route(template, resource, suffix=suffix, guards=links, _asgi=True)
         except ValueError as ex:
-            msg = f"route {template}: {ex}"
+            msg = f"route {where}: {ex}"
             raise DefinitionError(msg) from ex
         self._metric_names[metric_name] = template
         name = f"{type(resource).__module__}.{type(resource).__qualname__}"
-        self._routes.append(RouteInfo(template, tuple(methods), name, suffix, resource))
+        # The route's own checks: service, namespaces, resource class (responders may add more).
+        checks = (*(check for link in links for check in link), *class_guards(resource))
+        self._routes.append(
+            RouteInfo(
+                template,
+                tuple(methods),
+                name,
+                suffix,
+                resource,
+                host=host_name,
+                guards=tuple(check_name(check) for check in checks),
+                checks=checks,
+            )
+        )
+
+    def guard(self, *checks: Check) -> None:
+        """Run ``checks`` before every responder of the app port (see :mod:`guards`).
+
+        Raises:
+            DefinitionError: A check is not callable, or routes were added already.
+        """
+        if self._service_used:
+            msg = "guard the service before adding routes"
+            raise DefinitionError(msg)
+        self._checks += validate_checks(checks)
+
+    def host(self, pattern: str) -> Namespace:
+        """A namespace whose routes serve only requests for ``pattern``'s hosts.
+
+        ``pattern`` is ``api.example.com`` or ``*.example.com`` (one label before the
+        domain). ``Host`` is compared without its port, case-insensitively, without a
+        trailing dot. These routes take precedence over the service's own, which serve
+        every host.
+
+        Raises:
+            DefinitionError: ``pattern`` is not a host name.
+        """
+        return Namespace(self, "", host=HostPattern.parse(pattern))
+
+    def manage(self, obj: Managed) -> Managed:
+        """Start ``obj`` in each worker before it serves; stop it after its last request.
+
+        ``obj.start()`` and ``obj.stop()`` may be ``async def``; plain ones run on the
+        worker's thread pool. Objects start in the order given and stop in reverse. A
+        ``start()`` that raises stops the worker from booting, and ``scaffold run`` exits 1.
+        Returns ``obj``.
+
+        Raises:
+            DefinitionError: ``obj`` lacks ``start()`` or ``stop()``.
+        """
+        try:
+            self.managed.add(obj)
+        except TypeError as ex:
+            raise DefinitionError(str(ex)) from None
+        return obj
 
     def namespace(self, prefix: str) -> Namespace:
         """Return a :class:`Namespace` that adds routes under ``prefix``."""
@@ -215,6 +333,8 @@ class Service:
         """The route's metric name, which no other route may share (DESIGN 4.6)."""
         name = route_metric_name(template)
         other = self._metric_names.get(name)
+        if other == template:  # the same route under another host: one set of metrics
+            other = None
         if other is not None or (name == UNMATCHED) or (name == ROOT and template != "/"):
             taken_by = other or ("unmatched requests" if name == UNMATCHED else "the route /")
             msg = (

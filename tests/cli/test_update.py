@@ -281,7 +281,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.network
-def test_a_service_made_by_the_first_release_updates(tmp_path: Path) -> None:
+def test_a_service_made_by_the_first_release_updates(
+    tmp_path: Path, run_service_tests: Callable[[Path], subprocess.CompletedProcess[str]]
+) -> None:
     """The real 0.1.0, installed from this repository's history, renders a service; it updates.
 
     Its format-1 record migrates, its base comes from the service's git history, the team's
@@ -324,15 +326,7 @@ def test_a_service_made_by_the_first_release_updates(tmp_path: Path) -> None:
     assert "async def" in (root / "acme_widgets" / "resources.py").read_text()  # today's
     assert not (root / LEGACY_MANIFEST).exists()
     assert update(root, "--check")[0] == 0
-    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    tests = run_service_tests(root)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     commit(root, "scaffold update")
     code, output = update(root)

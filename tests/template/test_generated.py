@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -13,17 +13,11 @@ import yaml
 from scaffold.runtime import load_config, parse_config
 
 
-def test_generated_tests_pass(rendered_service: Path, tmp_path: Path) -> None:
+def test_generated_tests_pass(
+    rendered_service: Path, run_service_tests: Callable[[Path], subprocess.CompletedProcess[str]]
+) -> None:
     """The service's own pytest suite passes out of the box."""
-    env = {**os.environ, "PYTHONPATH": str(rendered_service), "PYTHONDONTWRITEBYTECODE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=rendered_service,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_service_tests(rendered_service)
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.search(r"(\d+) passed", result.stdout)
     assert passed, result.stdout

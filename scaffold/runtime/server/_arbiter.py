@@ -46,6 +46,12 @@ class DrainingArbiter(Arbiter):  # type: ignore[misc]
     ``server.graceful_timeout``. ``SIGINT`` and ``SIGQUIT`` stop at once, as in gunicorn.
     """
 
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
+        """Stop; a worker that could not boot (or load the app) makes the exit status 1."""
+        if exit_status in (self.WORKER_BOOT_ERROR, self.APP_LOAD_ERROR):
+            exit_status = 1
+        super().halt(reason, exit_status)
+
     def handle_term(self) -> None:
         """Drain first, then stop gracefully."""
         app: Any = self.app

@@ -15,20 +15,24 @@ import contextlib
 import os
 import queue
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers.gasgi import ASGIWorker
 
 from scaffold.runtime._logfile import reopen_log_files
 from scaffold.runtime.errors import PROBLEM_JSON, problem_body, status_phrase
+from scaffold.runtime.managed import ManagedStartError
 from scaffold.runtime.requestid import new_request_id
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 
 _EARLY_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1)
 TICK_SECONDS = 1.0
+WORKER_BOOT_ERROR = Arbiter.WORKER_BOOT_ERROR
 HEADER_TIMEOUT_SECONDS = 10.0
 """How long a new connection may take to send its first request's headers (then 408)."""
 """How often the worker tells the master it lives and writes buffered log lines."""
@@ -216,6 +220,12 @@ class Worker(ASGIWorker):  # type: ignore[misc]
         app_sockets, admin_sockets = split_listeners(self.sockets, plan.app_count)
         kinds: list[tuple[list[Any], Any, Any, Any]]
         if isinstance(service, Service):
+            try:
+                await service.managed.start()
+            except ManagedStartError as ex:
+                # One line for the operator; the master halts with exit code 1.
+                print(f"Error: {ex}", file=sys.stderr, flush=True)
+                sys.exit(WORKER_BOOT_ERROR)
             service.buffer_output()
             refused = service.observer.refused
             kinds = [(app_sockets, service.app, plan.app_tls, refused)]
@@ -242,3 +252,5 @@ class Worker(ASGIWorker):  # type: ignore[misc]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
         await self._shutdown()
+        if isinstance(service, Service):
+            await service.managed.stop()  # after the last in-flight request
