@@ -7,8 +7,11 @@ clean first, and the answers it used come back with it, for the service's templa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,22 @@ def scaffold_requirement(version: str = __version__, *, extra: str | None = None
     if major == 0:
         return f"{name}>={major}.{minor},<{major}.{minor + 1}"
     return f"{name}>={major}.{minor},<{major + 1}"
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    """Point :mod:`tempfile` at ``folder`` for a while.
+
+    cookiecutter writes each rendered hook to a temporary file it never deletes; inside the
+    work folder, it goes when the work folder does.
+    """
+    folder.mkdir()
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
 
 
 def template_requirements(version: str = __version__) -> dict[str, str]:
@@ -88,16 +107,17 @@ def render(answers: dict[str, str], work: Path, *, template: Path | None = None)
         source = shutil.copytree(
             template or template_path(), work / TEMPLATE_COPY, ignore=_NOT_TEMPLATE
         )
-        result = cookiecutter(
-            str(source),
-            no_input=True,
-            extra_context=context,
-            output_dir=str(work / "out"),
-            default_config={
-                "replay_dir": str(work / "replay"),
-                "cookiecutters_dir": str(work / "cookiecutters"),
-            },
-        )
+        with _temporary_files_in(work / "tmp"):
+            result = cookiecutter(
+                str(source),
+                no_input=True,
+                extra_context=context,
+                output_dir=str(work / "out"),
+                default_config={
+                    "replay_dir": str(work / "replay"),
+                    "cookiecutters_dir": str(work / "cookiecutters"),
+                },
+            )
         replay = json.loads((work / "replay" / f"{TEMPLATE_COPY}.json").read_text("utf-8"))
     except (CookiecutterException, OSError, ValueError) as ex:
         msg = f"rendering the service template failed: {ex}"

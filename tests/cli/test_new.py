@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -270,3 +271,15 @@ def test_the_table_holds_every_dependency_import_name() -> None:
     table = name_rules()["taken"]
     missing = {name: dist for name, dist in computed.items() if name not in table}
     assert not missing, f"add to _name_rules.taken in cookiecutter.json: {missing}"
+
+
+def test_rendering_leaves_nothing_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cookiecutter leaves each rendered hook in the temp folder; ours go with the work folder."""
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    create_service("acme-widgets", tmp_path / "out")
+    assert list(system_tmp.iterdir()) == []
+    assert tempfile.tempdir == str(system_tmp)
