@@ -7,7 +7,6 @@ from pathlib import Path
 
 from scaffold.loader import ServiceLoader, config_problems
 from scaffold.project import find_project
-from scaffold.runtime.openapi import build_openapi
 from scaffold.runtime.service import Service
 
 
@@ -41,4 +40,4 @@ def route_table(service: Service) -> list[str]:
 
 def openapi_json(service: Service) -> str:
     """The service's OpenAPI document as indented JSON."""
-    return json.dumps(build_openapi(service), indent=2) + "\n"
+    return json.dumps(service.openapi(), indent=2) + "\n"

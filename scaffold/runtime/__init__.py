@@ -7,7 +7,8 @@ from scaffold.runtime.guards import guard
 from scaffold.runtime.health import HealthResult
 from scaffold.runtime.managed import Managed, ManagedStartError
 from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
-from scaffold.runtime.service import Namespace, RouteInfo, Service
+from scaffold.runtime.routing import RouteInfo
+from scaffold.runtime.service import Namespace, Service
 from scaffold.runtime.tasks import TaskError
 from scaffold.runtime.typed import typed
 

@@ -14,7 +14,7 @@ import falcon
 import falcon.asgi
 from falcon.asgi.stream import BoundedStream
 
-from scaffold.runtime.limits import BodyTap
+from scaffold.runtime.bodytap import BodyTap
 
 
 class RequestContext(falcon.Context):

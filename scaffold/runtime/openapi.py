@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import falcon
@@ -18,7 +18,7 @@ from scaffold.runtime.jsonio import JSON, dumps
 from scaffold.runtime.typed import typed_spec
 
 if TYPE_CHECKING:
-    from scaffold.runtime.service import Service
+    from scaffold.runtime.routing import RouteInfo
 
 OPENAPI_VERSION = "3.1.0"
 OPENAPI_PATH = "/openapi.json"
@@ -76,8 +76,22 @@ def _schema_name(schema: Any) -> str:
     return name[: -len("Schema")] if name.endswith("Schema") and name != "Schema" else name
 
 
-def build_openapi(service: Service) -> dict[str, Any]:
-    """Return the OpenAPI document (a dict) of ``service``'s app port.
+def build_openapi(
+    title: str,
+    routes: Sequence[RouteInfo],
+    *,
+    version: str | None = None,
+    basic_auth: bool = False,
+    sheds_load: bool = False,
+) -> dict[str, Any]:
+    """Return the OpenAPI document (a dict) of an app port's ``routes``.
+
+    Args:
+        title: The service's name.
+        routes: Its routes (:meth:`Service.routes`).
+        version: The service's version (``0.0.0`` when it states none).
+        basic_auth: Basic auth guards every route (401 and an ``http``/``basic`` scheme).
+        sheds_load: ``max_in_flight`` is set (503 on every route).
 
     Every operation lists each status it can answer: its success status; 400 for a request
     target that does not decode; 404 when its path has parameters (a value the converter
@@ -89,10 +103,9 @@ def build_openapi(service: Service) -> dict[str, Any]:
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
-    basic_auth = service.config.auth.basic is not None
     spec = APISpec(
-        title=service.name,
-        version=service.version or DEFAULT_VERSION,
+        title=title,
+        version=version or DEFAULT_VERSION,
         openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
         **({"security": [{BASIC_SCHEME: []}]} if basic_auth else {}),
@@ -103,12 +116,12 @@ def build_openapi(service: Service) -> dict[str, Any]:
     common = [400]
     if basic_auth:
         common.append(401)
-    if service.config.server.max_in_flight is not None:
+    if sheds_load:
         common.append(503)
     documented: set[str] = set()
     hosts: dict[str, str] = {}
     # Routes that serve every host first: a path also served for one host is documented once.
-    for route in sorted(service.routes(), key=lambda r: r.host is not None):
+    for route in sorted(routes, key=lambda r: r.host is not None):
         fields = list(_FIELD.finditer(route.template))
         path = _FIELD.sub(r"{\g<name>}", route.template)
         path_params = [
@@ -225,15 +238,15 @@ def _operation(
 
 
 class OpenAPIResource:
-    """``GET /openapi.json``: the document, built once on first request."""
+    """``GET /openapi.json``: the document ``build()`` returns, built on first request."""
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
         self._body: bytes | None = None
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Serve the OpenAPI document."""
         if self._body is None:
-            self._body = dumps(build_openapi(self._service))
+            self._body = dumps(self._build())
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body

@@ -9,16 +9,31 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
 import falcon.asgi
 from falcon.routing import CompiledRouter, map_http_methods
 
-from scaffold.runtime.guards import Chain, declared_guards, guarded
+from scaffold.runtime.guards import Chain, Check, declared_guards, guarded
 from scaffold.runtime.hosts import HostPattern, normalize_host
 from scaffold.runtime.threadpool import ThreadPool
 from scaffold.runtime.typed import typed_responder, typed_spec
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One route as ``scaffold run`` and ``scaffold routes`` print it."""
+
+    template: str
+    methods: tuple[str, ...]
+    resource: str
+    suffix: str | None = None
+    resource_object: object = field(default=None, compare=False, repr=False)
+    host: str | None = None
+    guards: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = field(default=(), compare=False, repr=False)
 
 
 def allowed_methods(method_map: dict[str, Any]) -> list[str]:

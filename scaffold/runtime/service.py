@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import falcon.asgi
@@ -31,26 +30,12 @@ from scaffold.runtime.observe import (
     RouteMetrics,
     route_metric_name,
 )
-from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource
+from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource, build_openapi
 from scaffold.runtime.requestlog import RequestLog
-from scaffold.runtime.routing import Router
+from scaffold.runtime.routing import RouteInfo, Router
 from scaffold.runtime.statsdsink import StatsdSink
 from scaffold.runtime.tasks import LogLevelTask, TaskFunc, TaskRegistry, run_gc
 from scaffold.runtime.threadpool import ThreadPool
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    """One route as ``scaffold run`` and ``scaffold routes`` print it."""
-
-    template: str
-    methods: tuple[str, ...]
-    resource: str
-    suffix: str | None = None
-    resource_object: object = field(default=None, compare=False, repr=False)
-    host: str | None = None
-    guards: tuple[str, ...] = ()
-    checks: tuple[Check, ...] = field(default=(), compare=False, repr=False)
 
 
 def _join(prefix: str, template: str) -> str:
@@ -163,7 +148,7 @@ class Service:
         install_error_handling(self.app)
         if self.config.openapi:
             # Served but not listed: the document describes the service's own routes.
-            self.app.add_route(OPENAPI_PATH, OpenAPIResource(self))
+            self.app.add_route(OPENAPI_PATH, OpenAPIResource(self.openapi))
         self.tasks = TaskRegistry()
         self.tasks.add("gc", run_gc, "Run a full garbage collection in the worker that answers.")
         self.tasks.add(
@@ -404,6 +389,16 @@ class Service:
     def routes(self) -> list[RouteInfo]:
         """The app port's routes in the order they were added."""
         return list(self._routes)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app port's routes (``/openapi.json`` serves it)."""
+        return build_openapi(
+            self.name,
+            self._routes,
+            version=self.version,
+            basic_auth=self.config.auth.basic is not None,
+            sheds_load=self.config.server.max_in_flight is not None,
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve the app port (so a ``Service`` is itself an ASGI app)."""

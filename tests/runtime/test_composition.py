@@ -18,7 +18,6 @@ from scaffold.runtime import (
     guard,
     parse_config,
 )
-from scaffold.runtime.openapi import build_openapi
 
 
 class Calls:
@@ -158,7 +157,7 @@ def test_guards_show_in_routes_and_the_spec() -> None:
     )
     (line,) = route_table(service)
     assert line.endswith("guards: service-check, v1-check, admin-check, class-check")
-    operations = build_openapi(service)["paths"]["/v1/admin/items/{name}"]
+    operations = service.openapi()["paths"]["/v1/admin/items/{name}"]
     assert operations["get"]["responses"]["403"]["description"] == (
         "responder-check refused the request."
     )
@@ -237,7 +236,7 @@ def test_hosts_show_in_routes_and_the_spec() -> None:
     lines = route_table(hosts_service())
     assert any(" api.example.com/v1/things " in f" {line} " for line in lines)
     assert any(" *.example.com/only-hosts " in f" {line} " for line in lines)
-    paths = build_openapi(hosts_service())["paths"]
+    paths = hosts_service().openapi()["paths"]
     assert paths["/only-hosts"]["x-host"] == "*.example.com"
     assert "x-host" not in paths["/v1/things"]  # documented as the every-host route
 
