@@ -34,23 +34,16 @@ class Lifecycle:
     """Process state the admin port reports: draining flips readiness to 503."""
 
     def __init__(self) -> None:
-        self._draining = threading.Event()
         self._shared: Flag | None = None
 
     @property
     def draining(self) -> bool:
         """Whether the process is draining before shutdown."""
-        if self._shared is not None and self._shared.is_set():
-            return True
-        return self._draining.is_set()
+        return self._shared is not None and self._shared.is_set()
 
     def follow(self, flag: Flag) -> None:
-        """Also report draining while ``flag`` is set (the gunicorn master raises it)."""
+        """Report draining while ``flag`` is set (the gunicorn master raises it)."""
         self._shared = flag
-
-    def start_draining(self) -> None:
-        """Fail readiness from now on, so load balancers stop sending traffic."""
-        self._draining.set()
 
 
 class _Ping:

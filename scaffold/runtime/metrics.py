@@ -14,8 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from scaffold.runtime.exceptions import DefinitionError
@@ -140,15 +139,6 @@ class Timer:
                 self._window[self._next] = ms
                 self._next = (self._next + 1) % self._size
 
-    @contextmanager
-    def time(self) -> Iterator[None]:
-        """Time the ``with`` block."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.update((time.perf_counter() - started) * 1000)
-
     def __enter__(self) -> Timer:
         stack = self._starts.__dict__.setdefault("stack", [])
         stack.append(time.perf_counter())
@@ -246,10 +236,6 @@ class MetricsRegistry:
     def gauge(self, name: str, read: Callable[[], float] | None = None) -> Gauge:
         """The gauge ``name``; with ``read``, its value is read at every ``/metrics``."""
         return self._get(name, Gauge, lambda: Gauge(name, self.sink, read))  # type: ignore[no-any-return]
-
-    def names(self) -> list[str]:
-        """Every registered metric name, sorted."""
-        return sorted(self._metrics)
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics`` document: which worker answered, then every metric by kind."""

@@ -74,10 +74,6 @@ class TaskRegistry:
         self._tasks[name] = task
         return task
 
-    def get(self, name: str) -> Task | None:
-        """The task ``name``, if registered."""
-        return self._tasks.get(name)
-
     def all(self) -> list[Task]:
         """Every task, sorted by name."""
         return [self._tasks[name] for name in sorted(self._tasks)]
@@ -135,15 +131,6 @@ class LogLevelTask:
         log.warning(
             "log level of %s reverted to %s", name or "root", logging.getLevelName(original)
         )
-
-    def cancel_all(self) -> None:
-        """Revert every pending change now (for tests and shutdown)."""
-        with self._lock:
-            pending = list(self._pending.items())
-            self._pending.clear()
-        for name, (original, timer) in pending:
-            timer.cancel()
-            logging.getLogger(name or None).setLevel(original)
 
 
 def _duration(raw: str | None) -> float:

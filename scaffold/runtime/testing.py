@@ -32,6 +32,8 @@ from scaffold.runtime.config import Config
 from scaffold.runtime.config_schema import MetricsConfig, StatsdConfig
 from scaffold.runtime.service import Service
 
+__all__ = ["StatsdCapture", "admin_client", "client"]
+
 
 def client(service: Service) -> testing.TestClient:
     """A :class:`falcon.testing.TestClient` for the service's app port."""

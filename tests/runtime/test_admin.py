@@ -8,6 +8,7 @@ import time
 import pytest
 
 from scaffold.runtime import DefinitionError, HealthResult, Service, TaskError, parse_config
+from scaffold.runtime.server._arbiter import SharedFlag
 from scaffold.runtime.testing import admin_client
 
 PROBLEM = "application/problem+json"
@@ -65,7 +66,10 @@ def test_ready_follows_critical_checks_and_draining(service):
     admin = admin_client(service)
     service.add_health_check("optional", lambda: False, critical=False)
     assert admin.simulate_get("/health/ready").status_code == 200
-    service.lifecycle.start_draining()
+    draining = SharedFlag()  # what the gunicorn master raises on SIGTERM
+    service.lifecycle.follow(draining)
+    assert admin.simulate_get("/health/ready").status_code == 200
+    draining.set()
     result = admin.simulate_get("/health/ready")
     assert result.status_code == 503
     assert result.json["reason"] == "draining"
