@@ -20,6 +20,7 @@ from typing import Any, cast
 from packaging.requirements import Requirement
 
 from scaffold import DISTRIBUTION
+from scaffold._lockfile import canonical_name
 from scaffold.bundled import template_path
 from scaffold.exceptions import InvalidServiceNameError, TemplateError
 from scaffold.extras import NEW_EXTRA
@@ -105,8 +106,8 @@ def _closure(root: str, extras: Iterable[str]) -> list[metadata.Distribution]:
             if requirement.marker is None or any(
                 requirement.marker.evaluate({"extra": extra}) for extra in wanted or {""}
             ):
-                key = _canonical(requirement.name)
-                if key not in seen and key != _canonical(root):
+                key = canonical_name(requirement.name)
+                if key not in seen and key != canonical_name(root):
                     try:
                         seen[key] = metadata.distribution(requirement.name)
                     except metadata.PackageNotFoundError:
@@ -127,7 +128,3 @@ def _top_level(dist: metadata.Distribution) -> set[str]:
         if len(file.parts) > 1 or first.endswith((".py", ".so", ".pyd")):
             names.add(first.partition(".")[0])
     return names
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()

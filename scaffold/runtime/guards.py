@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from scaffold.runtime.context import Request
 
 Check = Callable[["Request"], "Mapping[str, str] | Awaitable[Mapping[str, str] | None] | None"]
-# A route's checks by where they come from, outermost first: service, namespaces, ...
-Chain = Sequence[Sequence[Check]]
 T = TypeVar("T")
 _GUARDS = "__scaffold_guards__"
 
@@ -83,21 +81,19 @@ def check_name(check: object) -> str:
     return str(name)
 
 
-def guarded(responder: Any, chain: Chain, pool: ThreadPool) -> Any:
-    """``responder`` behind the checks of ``chain``, run in order at each request."""
+def guarded(responder: Any, checks: Sequence[Check], pool: ThreadPool) -> Any:
+    """``responder`` behind ``checks``, run in order at each request."""
+    # Which checks are coroutine functions is decided once here, not at every request.
+    plan = tuple((check, inspect.iscoroutinefunction(check)) for check in checks)
 
     async def serve(req: Any, resp: Any, **params: Any) -> None:
-        for link in chain:
-            for check in link:
-                if inspect.iscoroutinefunction(check):
-                    headers = await check(req)
-                else:
-                    headers = await pool.run(check, req)
-                    if inspect.isawaitable(headers):
-                        headers = await headers
-                if headers:
-                    for name, value in headers.items():
-                        resp.set_header(name, value)
+        for check, is_async in plan:
+            headers: Any = check(req) if is_async else await pool.run(check, req)
+            if inspect.isawaitable(headers):  # async def, or a plain callable returning one
+                headers = await headers
+            if headers:
+                for name, value in headers.items():
+                    resp.set_header(name, value)
         await responder(req, resp, **params)
 
     return functools.update_wrapper(serve, responder)

@@ -16,7 +16,7 @@ import falcon
 import falcon.asgi
 from falcon.routing import CompiledRouter, map_http_methods
 
-from scaffold.runtime.guards import Chain, Check, declared_guards, guarded
+from scaffold.runtime.guards import Check, declared_guards, guarded
 from scaffold.runtime.hosts import HostPattern, normalize_host
 from scaffold.runtime.threadpool import ThreadPool
 from scaffold.runtime.typed import typed_responder, typed_spec
@@ -123,12 +123,12 @@ class Router(CompiledRouter):
     def map_http_methods(self, resource: object, **kwargs: Any) -> Any:
         """Map ``on_*`` responders behind their guards, then fill HEAD, OPTIONS and 405."""
         found = map_http_methods(resource, suffix=kwargs.get("suffix"))
-        chain: Chain = kwargs.get("guards", ())
+        outer: tuple[Check, ...] = kwargs.get("guards", ())  # service and namespaces
         method_map = {}
         for method, func in found.items():
             responder = as_coroutine(func, self.pool)
-            checks = (*chain, declared_guards(resource, func))
-            if method != "OPTIONS" and any(checks):
+            checks = (*outer, *declared_guards(resource, func))
+            if method != "OPTIONS" and checks:
                 responder = guarded(responder, checks, self.pool)
             method_map[method] = responder
         if "GET" in method_map and "HEAD" not in method_map:

@@ -69,14 +69,14 @@ class Namespace:
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
         """Add ``resource`` at ``prefix + template``, behind this namespace's guards."""
-        chain: list[tuple[Check, ...]] = []
+        checks: tuple[Check, ...] = ()  # outermost namespace first
         link: Namespace | None = self
         while link is not None:
-            chain.insert(0, link._checks)
+            checks = link._checks + checks
             link._used = True
             link = link._parent
         self._service._add_route(
-            _join(self.prefix, template), resource, suffix=suffix, chain=chain, host=self.host
+            _join(self.prefix, template), resource, suffix=suffix, checks=checks, host=self.host
         )
 
     def namespace(self, prefix: str) -> Namespace:
@@ -198,7 +198,7 @@ class Service:
         Raises:
             DefinitionError: The template is malformed or taken, or ``resource`` has no responders.
         """
-        self._add_route(template, resource, suffix=suffix, chain=[], host=None)
+        self._add_route(template, resource, suffix=suffix, checks=(), host=None)
 
     def _add_route(
         self,
@@ -206,7 +206,7 @@ class Service:
         resource: object,
         *,
         suffix: str | None,
-        chain: list[tuple[Check, ...]],
+        checks: tuple[Check, ...],
         host: HostPattern | None,
     ) -> None:
         template = _join("", template)
@@ -224,20 +224,20 @@ class Service:
             raise DefinitionError(msg)
         metric_name = self._metric_name(template)
         self._service_used = True
-        links = (self._checks, *chain)
+        outer = self._checks + checks  # the service's, then the namespaces'
         try:
             if host is None:
-                self.app.add_route(template, resource, suffix=suffix, guards=links)
+                self.app.add_route(template, resource, suffix=suffix, guards=outer)
             else:
                 router = self._router.for_host(host)
-                router.add_route(template, resource, suffix=suffix, guards=links, _asgi=True)
+                router.add_route(template, resource, suffix=suffix, guards=outer, _asgi=True)
         except ValueError as ex:
             msg = f"route {where}: {ex}"
             raise DefinitionError(msg) from ex
         self._metric_names[metric_name] = template
         name = f"{type(resource).__module__}.{type(resource).__qualname__}"
         # The route's own checks: service, namespaces, resource class (responders may add more).
-        checks = (*(check for link in links for check in link), *class_guards(resource))
+        route_checks = (*outer, *class_guards(resource))
         self._routes.append(
             RouteInfo(
                 template,
@@ -246,8 +246,8 @@ class Service:
                 suffix,
                 resource,
                 host=host_name,
-                guards=tuple(check_name(check) for check in checks),
-                checks=checks,
+                guards=tuple(check_name(check) for check in route_checks),
+                checks=route_checks,
             )
         )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 import pytest
+from asgiclient import call_asgi
 from falcon import testing
 
 from scaffold.runtime import Service
@@ -192,45 +192,6 @@ def test_413_content_length_over_limit(small_body_service: Service) -> None:
     assert_problem(result, 413)
 
 
-async def call_asgi(
-    app: Any, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
-) -> tuple[int, bytes]:
-    """Drive ``app`` as an ASGI server does: the body in ``chunks``, no Content-Length."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "server": ("127.0.0.1", 8080),
-        "client": ("127.0.0.1", 50000),
-    }
-    events = [
-        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if events:
-            return events.pop(0)
-        await asyncio.sleep(3600)  # the client sent everything; nothing more comes
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, body
-
-
 CHUNKED_JSON = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
 
 
@@ -238,8 +199,10 @@ def test_413_chunked_body_over_limit(small_body_service: Service) -> None:
     """A body without Content-Length (chunked) is cut off at the limit too."""
     body = json.dumps({"name": "A" * 100}).encode()
     chunks = [body[i : i + 16] for i in range(0, len(body), 16)]
-    status, content = asyncio.run(
-        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
+    status, _, content = asyncio.run(
+        call_asgi(
+            small_body_service.app, "POST", b"/v1/greetings", headers=CHUNKED_JSON, chunks=chunks
+        )
     )
     assert status == 413
     assert json.loads(content)["status"] == 413
@@ -251,12 +214,20 @@ def test_chunked_body_of_exactly_the_limit_is_read(small_body_service: Service) 
     body = body[:-1] + b" " * (64 - len(body)) + b"}"
     assert len(body) == 64
     chunks = [body[:30], body[30:]]
-    status, content = asyncio.run(
-        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
+    status, _, content = asyncio.run(
+        call_asgi(
+            small_body_service.app, "POST", b"/v1/greetings", headers=CHUNKED_JSON, chunks=chunks
+        )
     )
     assert status == 201, content
-    status, _ = asyncio.run(
-        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, [body, b" "])
+    status, _, _ = asyncio.run(
+        call_asgi(
+            small_body_service.app,
+            "POST",
+            b"/v1/greetings",
+            headers=CHUNKED_JSON,
+            chunks=[body, b" "],
+        )
     )
     assert status == 413
 
@@ -264,8 +235,10 @@ def test_chunked_body_of_exactly_the_limit_is_read(small_body_service: Service) 
 def test_chunked_body_under_limit_is_read(small_body_service: Service) -> None:
     """A small chunked body is read to its end."""
     chunks = [b'{"name": ', b'"Ada"}']
-    status, content = asyncio.run(
-        call_asgi(small_body_service.app, "POST", "/v1/greetings", CHUNKED_JSON, chunks)
+    status, _, content = asyncio.run(
+        call_asgi(
+            small_body_service.app, "POST", b"/v1/greetings", headers=CHUNKED_JSON, chunks=chunks
+        )
     )
     assert status == 201, content
     assert json.loads(content)["greeting"] == "Hello, Ada!"
