@@ -23,7 +23,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TLS_PROFILES = ("modern", "intermediate")
 ACCESS_LOG_FORMATS = ("combined", "extended")  # extended = combined + " %D <request id>"
 DEFAULT_REDACT_HEADERS = ("Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization")
-DEFAULT_REDACT_FIELDS = ("password", "token", "secret")
 
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$")
 
@@ -80,14 +79,32 @@ def _one_of(choices: tuple[str, ...]) -> validate.OneOf:
 
 
 class _Section(Schema):
+    """A config section: loads as its dataclass (:attr:`section`).
+
+    Fields carry no defaults: a key left out of the file takes the dataclass's own default,
+    so each default is written once, on the dataclass.
+    """
+
+    section: Any = None
+
     class Meta:
         unknown = RAISE
         ordered = True
 
+    def default(self, key: str) -> Any:
+        """The dataclass default of ``key`` (for checks that compare keys given or not)."""
+        return self.section.__dataclass_fields__[key].default
 
-def _section(schema: type[Schema], **kwargs: Any) -> fields.Nested:
-    """A nested section that loads as its typed default when the key is absent."""
-    return fields.Nested(schema, load_default=lambda: schema().load({}), **kwargs)
+    @post_load
+    def _make(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        return self.section(**data)
+
+
+class _Tuple(fields.List):  # type: ignore[type-arg]
+    """A YAML list that loads as a tuple (sections are frozen)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return tuple(super()._deserialize(value, attr, data, **kwargs))
 
 
 @dataclass(frozen=True)
@@ -101,14 +118,11 @@ class TLSConfig:
 
 
 class TLSSchema(_Section):
+    section = TLSConfig
     certfile = fields.String(required=True)
     keyfile = fields.String(required=True)
-    profile = fields.String(load_default="intermediate", validate=_one_of(TLS_PROFILES))
-    client_ca = fields.String(load_default=None, allow_none=True)
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> TLSConfig:
-        return TLSConfig(**data)
+    profile = fields.String(validate=_one_of(TLS_PROFILES))
+    client_ca = fields.String(allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -132,33 +146,25 @@ class ServerConfig:
 
 
 class ServerSchema(_Section):
-    bind = BindField(load_default=("127.0.0.1:8080",))
-    admin_bind = BindField(load_default=("127.0.0.1:8081",))
-    workers = fields.Integer(load_default=2, strict=True, validate=_at_least(1))
-    threads = fields.Integer(load_default=4, strict=True, validate=_at_least(1))
-    graceful_timeout = fields.Float(
-        load_default=30, validate=validate.Range(min=0, error="must be >= {min}")
-    )
-    drain_seconds = fields.Float(
-        load_default=0, validate=validate.Range(min=0, error="must be >= {min}")
-    )
-    max_body_bytes = fields.Integer(load_default=1048576, strict=True, validate=_at_least(0))
-    max_in_flight = fields.Integer(
-        load_default=None, allow_none=True, strict=True, validate=_at_least(1)
-    )
-    tls = fields.Nested(TLSSchema, load_default=None, allow_none=True)
-    admin_tls = fields.Nested(TLSSchema, load_default=None, allow_none=True)
+    section = ServerConfig
+    bind = BindField()
+    admin_bind = BindField()
+    workers = fields.Integer(strict=True, validate=_at_least(1))
+    threads = fields.Integer(strict=True, validate=_at_least(1))
+    graceful_timeout = fields.Float(validate=validate.Range(min=0, error="must be >= {min}"))
+    drain_seconds = fields.Float(validate=validate.Range(min=0, error="must be >= {min}"))
+    max_body_bytes = fields.Integer(strict=True, validate=_at_least(0))
+    max_in_flight = fields.Integer(allow_none=True, strict=True, validate=_at_least(1))
+    tls = fields.Nested(TLSSchema, allow_none=True)
+    admin_tls = fields.Nested(TLSSchema, allow_none=True)
 
     @validates_schema
     def _distinct_ports(self, data: dict[str, Any], **kwargs: Any) -> None:
-        shared = set(data.get("bind", ())) & set(data.get("admin_bind", ()))
+        bind = data.get("bind", self.default("bind"))
+        shared = set(bind) & set(data.get("admin_bind", self.default("admin_bind")))
         if shared:
             msg = f"{sorted(shared)[0]} is also in server.bind; the admin port must be separate"
             raise ValidationError(msg, field_name="admin_bind")
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> ServerConfig:
-        return ServerConfig(**data)
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ class LoggingConfig:
     access_log_format: str = "combined"
     request_log: str | None = None
     redact_headers: tuple[str, ...] = DEFAULT_REDACT_HEADERS
-    redact_fields: tuple[str, ...] = DEFAULT_REDACT_FIELDS
+    redact_fields: tuple[str, ...] = ("password", "token", "secret")
 
 
 class _UpperString(fields.String):
@@ -179,18 +185,13 @@ class _UpperString(fields.String):
 
 
 class LoggingSchema(_Section):
-    level = _UpperString(load_default="INFO", validate=_one_of(LOG_LEVELS))
-    access_log = fields.String(load_default="-", allow_none=True)
-    access_log_format = fields.String(load_default="combined", validate=_one_of(ACCESS_LOG_FORMATS))
-    request_log = fields.String(load_default=None, allow_none=True)
-    redact_headers = fields.List(fields.String(), load_default=list(DEFAULT_REDACT_HEADERS))
-    redact_fields = fields.List(fields.String(), load_default=list(DEFAULT_REDACT_FIELDS))
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> LoggingConfig:
-        data["redact_headers"] = tuple(data["redact_headers"])
-        data["redact_fields"] = tuple(data["redact_fields"])
-        return LoggingConfig(**data)
+    section = LoggingConfig
+    level = _UpperString(validate=_one_of(LOG_LEVELS))
+    access_log = fields.String(allow_none=True)
+    access_log_format = fields.String(validate=_one_of(ACCESS_LOG_FORMATS))
+    request_log = fields.String(allow_none=True)
+    redact_headers = _Tuple(fields.String())
+    redact_fields = _Tuple(fields.String())
 
 
 @dataclass(frozen=True)
@@ -203,17 +204,12 @@ class StatsdConfig:
 
 
 class StatsdSchema(_Section):
-    host = fields.String(load_default="127.0.0.1", validate=validate.Length(min=1))
+    section = StatsdConfig
+    host = fields.String(validate=validate.Length(min=1))
     port = fields.Integer(
-        load_default=8125,
-        strict=True,
-        validate=validate.Range(min=1, max=65535, error="must be 1..65535"),
+        strict=True, validate=validate.Range(min=1, max=65535, error="must be 1..65535")
     )
-    prefix = fields.String(load_default="")
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> StatsdConfig:
-        return StatsdConfig(**data)
+    prefix = fields.String()
 
 
 @dataclass(frozen=True)
@@ -224,11 +220,8 @@ class MetricsConfig:
 
 
 class MetricsSchema(_Section):
-    statsd = fields.Nested(StatsdSchema, load_default=None, allow_none=True)
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> MetricsConfig:
-        return MetricsConfig(**data)
+    section = MetricsConfig
+    statsd = fields.Nested(StatsdSchema, allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -244,13 +237,14 @@ _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 
 
 class CorsSchema(_Section):
-    allow_origins = fields.List(fields.String(), load_default=list)
-    allow_credentials = fields.Boolean(load_default=False)
-    expose_headers = fields.List(fields.String(), load_default=list)
+    section = CorsConfig
+    allow_origins = _Tuple(fields.String())
+    allow_credentials = fields.Boolean()
+    expose_headers = _Tuple(fields.String())
 
     @validates_schema
     def _origins(self, data: dict[str, Any], **kwargs: Any) -> None:
-        origins = data.get("allow_origins", [])
+        origins = data.get("allow_origins", self.default("allow_origins"))
         for origin in origins:
             if origin != "*" and not _ORIGIN.match(origin):
                 msg = f"{origin!r} is not an origin like https://app.example.com (no path)"
@@ -258,14 +252,6 @@ class CorsSchema(_Section):
         if "*" in origins and data.get("allow_credentials"):
             msg = 'cannot be true with allow_origins ["*"]; list the origins instead'
             raise ValidationError(msg, field_name="allow_credentials")
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> CorsConfig:
-        return CorsConfig(
-            allow_origins=tuple(data["allow_origins"]),
-            allow_credentials=data["allow_credentials"],
-            expose_headers=tuple(data["expose_headers"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -277,8 +263,9 @@ class BasicAuthConfig:
 
 
 class BasicAuthSchema(_Section):
-    realm = fields.String(load_default="service", validate=validate.Length(min=1))
-    users = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    section = BasicAuthConfig
+    realm = fields.String(validate=validate.Length(min=1))
+    users = fields.Dict(keys=fields.String(), values=fields.String())
 
     @validates_schema
     def _hashes(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -293,10 +280,6 @@ class BasicAuthSchema(_Section):
         if problems:
             raise ValidationError({"users": problems})
 
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> BasicAuthConfig:
-        return BasicAuthConfig(**data)
-
 
 @dataclass(frozen=True)
 class AuthConfig:
@@ -306,28 +289,36 @@ class AuthConfig:
 
 
 class AuthSchema(_Section):
-    basic = fields.Nested(BasicAuthSchema, load_default=None, allow_none=True)
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> AuthConfig:
-        return AuthConfig(**data)
+    section = AuthConfig
+    basic = fields.Nested(BasicAuthSchema, allow_none=True)
 
 
 class ConfigSchema(_Section):
-    """The whole file; ``app`` stays raw until the service validates it."""
+    """The whole file; ``app`` stays raw until the service validates it.
+
+    It loads as a dict of sections (:func:`~scaffold.runtime.config.parse_config` makes
+    the :class:`~scaffold.runtime.config.Config`, which also records where it came from).
+    """
 
     @pre_load
     def _empty_sections(self, data: Any, **kwargs: Any) -> Any:
         # `metrics:` followed only by comments parses as None: treat it as an empty section.
         if isinstance(data, dict):
-            sections = ("server", "logging", "metrics", "cors", "auth", "app")
-            return {k: ({} if v is None and k in sections else v) for k, v in data.items()}
+            return {k: ({} if v is None and k in SECTIONS else v) for k, v in data.items()}
         return data
 
-    server = _section(ServerSchema)
-    logging = _section(LoggingSchema)
-    metrics = _section(MetricsSchema)
-    cors = _section(CorsSchema)
-    auth = _section(AuthSchema)
-    openapi = fields.Boolean(load_default=True)
-    app = fields.Dict(keys=fields.String(), load_default=dict)
+    @post_load
+    def _make(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        return data
+
+    server = fields.Nested(ServerSchema)
+    logging = fields.Nested(LoggingSchema)
+    metrics = fields.Nested(MetricsSchema)
+    cors = fields.Nested(CorsSchema)
+    auth = fields.Nested(AuthSchema)
+    openapi = fields.Boolean()
+    app = fields.Dict(keys=fields.String())
+
+
+SECTIONS = ("server", "logging", "metrics", "cors", "auth", "app")
+"""The keys of ``config.yml`` whose value is a mapping (an empty one may be left blank)."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from marshmallow import Schema, fields, validate
 
-from scaffold.runtime import ConfigError, load_config, parse_config
+from scaffold.runtime import Config, ConfigError, load_config, parse_config
 from scaffold.runtime.config import MASK
+from scaffold.runtime.config_schema import ConfigSchema
 from scaffold.runtime.passwords import hash_password
 
 
@@ -46,6 +51,53 @@ def test_empty_file_gives_documented_defaults() -> None:
     assert config.auth.basic is None
     assert config.openapi is True
     assert dict(config.app) == {}
+
+
+def test_empty_file_is_the_dataclass_defaults() -> None:
+    """The schemas add no default of their own: an empty file loads as ``Config()``."""
+    assert parse_config("", env={}) == Config(source=None)
+    assert parse_config("server:\nlogging:\nmetrics:\ncors:\nauth:\napp:\n", env={}) == Config()
+
+
+ABSENT, REQUIRED = "absent", "required"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _code_defaults(schema: Schema, section: type, prefix: str = "") -> dict[str, Any]:
+    """Every key of ``section`` with its default as config.yml writes it (or absent/required)."""
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(section):
+        if item.name == "source":  # where the file came from: not a key of it
+            continue
+        key = f"{prefix}{item.name}"
+        field = schema.fields[item.name]
+        if isinstance(field, fields.Nested):
+            nested = field.schema
+            if item.default is None:
+                out[key] = ABSENT
+            out.update(_code_defaults(nested, nested.section, f"{key}."))
+        elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+            out[key] = REQUIRED
+        else:
+            value = item.default_factory() if item.default is dataclasses.MISSING else item.default
+            out[key] = field.serialize(item.name, {item.name: value})
+    return out
+
+
+def _readme_defaults() -> dict[str, Any]:
+    """The key and default columns of README's Defaults table, as config.yml would write them."""
+    text = README.read_text(encoding="utf-8").split("## Defaults", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_.]+)` \| ([^|]+) \|", text, flags=re.MULTILINE)
+    out: dict[str, Any] = {}
+    for key, cell in rows:
+        cell = cell.strip()
+        out[key] = cell if cell in (ABSENT, REQUIRED) else yaml.safe_load(cell.strip("`"))
+    return out
+
+
+def test_readme_defaults_table_matches_the_code() -> None:
+    """README's Defaults table lists every config key with the default the code applies."""
+    assert _readme_defaults() == _code_defaults(ConfigSchema(), Config)
 
 
 def test_bind_may_be_a_list() -> None:
