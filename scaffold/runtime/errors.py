@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import falcon.asgi
 from falcon.util import misc
 
 from scaffold.runtime.jsonio import dumps
+
+if TYPE_CHECKING:
+    from scaffold.runtime.context import Request
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -75,24 +78,22 @@ def problem_body(status: int, detail: str, request_id: str | None) -> bytes:
     return dumps(problem_document(falcon.HTTPError(status, description=detail), request_id))
 
 
-def serialize_problem(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
+def serialize_problem(req: Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
     """Falcon error serializer: write ``ex`` as problem+json, whatever the client accepts."""
-    request_id = getattr(req.context, "request_id", None)
     resp.content_type = PROBLEM_JSON
-    resp.data = dumps(problem_document(ex, request_id))
+    resp.data = dumps(problem_document(ex, req.context.request_id))
 
 
 async def handle_uncaught(
-    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+    req: Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
     """Log an unexpected exception with its traceback; answer 500 without one."""
-    request_id = getattr(req.context, "request_id", None)
     log.error(
         "unhandled %s in %s %s (request_id=%s)",
         type(ex).__name__,
         req.method,
         req.path,
-        request_id,
+        req.context.request_id,
         exc_info=ex,
     )
     raise falcon.HTTPInternalServerError(
@@ -101,7 +102,7 @@ async def handle_uncaught(
 
 
 async def handle_route_not_found(
-    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+    req: Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
     """Say which path has no route (Falcon's own 404 has no detail)."""
     raise falcon.HTTPNotFound(description=f"No resource at {req.path}.") from ex

@@ -1,9 +1,12 @@
 """The in-process metrics registry behind the admin port's ``/metrics``.
 
-Counters, gauges and timers, each thread-safe. Every update also goes to the registry's
-sink (statsd, when configured), so a service's own metrics reach both places. Each gunicorn
-worker holds its own registry: ``/metrics`` shows the worker that answered; aggregate across
-workers and hosts in statsd.
+Counters, gauges and timers, each thread-safe, and per-route request metrics. Every update
+also goes to the registry's sink (statsd, when configured), so a service's own metrics and
+its routes' reach both places. Each gunicorn worker holds its own registry: ``/metrics``
+shows the worker that answered; aggregate across workers and hosts in statsd.
+
+Routes are named by template, never by raw path, so a scan cannot explode the metric
+namespace (DESIGN 4.6): ``/v1/greetings/{name}`` is ``v1.greetings.name``.
 """
 
 from __future__ import annotations
@@ -17,14 +20,65 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import falcon
+
 from scaffold.runtime.exceptions import DefinitionError
 
 RESERVOIR_SIZE = 1028
 """Samples each timer keeps (a sliding window of the most recent ones)."""
 
+UNMATCHED = "unmatched"
+"""The route name of requests that matched no route."""
+ROOT = "root"
+"""The route name of ``/``."""
+OTHER_METHOD = "OTHER"
+"""The method name of requests whose method HTTP does not define."""
+
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-.]")
+_METHODS = frozenset(falcon.COMBINED_METHODS)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def route_metric_name(template: str | None) -> str:
+    """Name a route in metrics: ``/v1/greetings/{name}`` → ``v1.greetings.name``.
+
+    ``/`` is ``root``, an unmatched request (``None``) is ``unmatched``; converters
+    (``{id:int}``) drop out and characters statsd cannot carry become ``_``.
+    """
+    if template is None:
+        return UNMATCHED
+    path = template.strip("/")
+    if not path:
+        return ROOT
+    path = _FIELD.sub(r"\1", path).replace("/", ".")
+    return _UNSAFE.sub("_", path)
+
+
+class RouteSeries:
+    """One route and method as metrics know it: names, timer and a counter per status.
+
+    Made once per route and method by :meth:`MetricsRegistry.request`, then passed to the
+    sink with every request, so a sink may key its own caches on it.
+
+    Attributes:
+        template: The route template (``None`` for unmatched requests).
+        method: The HTTP method (``OTHER`` for methods HTTP does not define).
+        route: The route's metric name (``v1.greetings.name``).
+        name: The timer's name, ``<route>.<METHOD>``; counters add ``.<status>``.
+    """
+
+    __slots__ = ("counters", "method", "name", "route", "template", "timer")
+
+    def __init__(self, template: str | None, method: str, route: str, timer: Timer) -> None:
+        self.template = template
+        self.method = method
+        self.route = route
+        self.name = f"{route}.{method}"
+        self.timer = timer
+        self.counters: dict[int, Counter] = {}
 
 
 class MetricSink(Protocol):
@@ -38,6 +92,9 @@ class MetricSink(Protocol):
 
     def gauge(self, name: str, value: float) -> None:
         """Set gauge ``name``."""
+
+    def request(self, series: RouteSeries, status: int, ms: float) -> None:
+        """Count one request of ``series`` that ended with ``status`` after ``ms``."""
 
 
 class Counter:
@@ -210,6 +267,8 @@ class MetricsRegistry:
         self.sink = sink
         self._metrics: dict[str, Metric] = {}
         self._lock = threading.Lock()
+        self._routes: dict[str | None, str] = {None: UNMATCHED}
+        self._series: dict[tuple[str | None, str], RouteSeries] = {}
 
     def _get(self, name: str, kind: type[Metric], make: Callable[[], Metric]) -> Any:
         metric = self._metrics.get(name)
@@ -236,6 +295,36 @@ class MetricsRegistry:
     def gauge(self, name: str, read: Callable[[], float] | None = None) -> Gauge:
         """The gauge ``name``; with ``read``, its value is read at every ``/metrics``."""
         return self._get(name, Gauge, lambda: Gauge(name, self.sink, read))  # type: ignore[no-any-return]
+
+    def request(self, template: str | None, method: str, status: int, ms: float) -> None:
+        """Count one request of route ``template`` and its duration (here and in the sink).
+
+        Counter ``<route>.<METHOD>.<status>`` and timer ``<route>.<METHOD>``; names are
+        worked out once per route, method and status, so a request costs two lookups.
+        """
+        series = self._series.get((template, method))
+        if series is None:
+            series = self._new_series(template, method)
+        counter = series.counters.get(status)
+        if counter is None:
+            counter = series.counters.setdefault(status, self.counter(f"{series.name}.{status}"))
+        counter.add_local()
+        series.timer.add_local(ms)
+        if self.sink is not None:
+            self.sink.request(series, status, ms)
+
+    def _new_series(self, template: str | None, method: str) -> RouteSeries:
+        if method not in _METHODS:
+            method = OTHER_METHOD
+            found = self._series.get((template, method))
+            if found is not None:
+                return found
+        route = self._routes.get(template)
+        if route is None:
+            route = self._routes[template] = route_metric_name(template)
+        made = RouteSeries(template, method, route, self.timer(f"{route}.{method}"))
+        with self._lock:
+            return self._series.setdefault((template, method), made)
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics`` document: which worker answered, then every metric by kind."""

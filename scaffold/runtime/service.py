@@ -22,14 +22,16 @@ from scaffold.runtime.hosts import HostPattern
 from scaffold.runtime.jsonio import install_media_handlers
 from scaffold.runtime.limits import LimitsMiddleware
 from scaffold.runtime.managed import Managed, ManagedObjects
-from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
-from scaffold.runtime.observe import (
+from scaffold.runtime.metrics import (
     ROOT,
     UNMATCHED,
-    ObserveMiddleware,
-    RouteMetrics,
+    Counter,
+    Gauge,
+    MetricsRegistry,
+    Timer,
     route_metric_name,
 )
+from scaffold.runtime.observe import ObserveMiddleware
 from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource, build_openapi
 from scaffold.runtime.requestlog import RequestLog
 from scaffold.runtime.routing import RouteInfo, Router
@@ -137,7 +139,7 @@ class Service:
         observe = ObserveMiddleware(
             access_log=self._access_log(),
             request_log=self._request_log(),
-            metrics=RouteMetrics(self.metrics, self.statsd),
+            metrics=self.metrics,
         )
         self.observer = observe  # the server reports requests its HTTP parser refused here
         self.app: falcon.asgi.App[Any, Any] = falcon.asgi.App(

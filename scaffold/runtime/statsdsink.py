@@ -26,9 +26,13 @@ import socket
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING
 
 from statsd.client.base import StatsClientBase
 from statsd.client.udp import Pipeline
+
+if TYPE_CHECKING:
+    from scaffold.runtime.metrics import RouteSeries
 
 log = logging.getLogger("scaffold.metrics")
 
@@ -66,6 +70,7 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         self._queued_size = 0
         self._flush_scheduled = False
         self._max_size = MAX_UDP_SIZE
+        self._heads: dict[tuple[RouteSeries, int], bytes] = {}
         self.buffered = False
         self._resolve()
 
@@ -208,3 +213,16 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
     def gauge(self, name: str, value: float, rate: float = 1, delta: bool = False) -> None:
         """Set gauge ``name`` (``|g``)."""
         super().gauge(name, value, rate, delta)
+
+    def request(self, series: RouteSeries, status: int, ms: float) -> None:
+        """Queue ``<route>.<METHOD>.<status>:1|c`` and ``<route>.<METHOD>:<ms>|ms``.
+
+        Both lines but the duration are made once per route, method and status.
+        """
+        head = self._heads.get((series, status))
+        if head is None:
+            counter = self.full_name(f"{series.name}.{status}")
+            timer = self.full_name(series.name)
+            head = f"{counter}:1|c\n{timer}:".encode("ascii", "replace")
+            self._heads[(series, status)] = head
+        self.queue(b"%s%.6f|ms" % (head, ms))
