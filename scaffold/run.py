@@ -20,7 +20,7 @@ from scaffold.failure import report
 from scaffold.inspect_service import route_table
 from scaffold.loader import Overrides, ServiceLoader, config_problems
 from scaffold.project import find_project
-from scaffold.runtime.logconfig import configure_logging
+from scaffold.runtime.observability import configure_logging
 from scaffold.runtime.server import ServeOptions, ServiceApplication
 
 log = logging.getLogger("scaffold.server")

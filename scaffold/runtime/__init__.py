@@ -1,15 +1,14 @@
 """The runtime every generated service imports: the only API services may rely on."""
 
+from scaffold.runtime.admin import HealthResult, TaskError
 from scaffold.runtime.config import Config, load_config, parse_config
 from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import ConfigError, DefinitionError, ServiceError
 from scaffold.runtime.guards import guard
-from scaffold.runtime.health import HealthResult
 from scaffold.runtime.managed import Managed, ManagedStartError
-from scaffold.runtime.metrics import Counter, Gauge, MetricsRegistry, Timer
+from scaffold.runtime.observability import Counter, Gauge, MetricsRegistry, Timer
 from scaffold.runtime.routing import RouteInfo
 from scaffold.runtime.service import Namespace, Service
-from scaffold.runtime.tasks import TaskError
 from scaffold.runtime.typed import typed
 
 __all__ = [

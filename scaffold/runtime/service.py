@@ -7,36 +7,38 @@ from typing import Any
 
 import falcon.asgi
 
-from scaffold.runtime._logfile import LogFile
-from scaffold.runtime.accesslog import AccessLog
-from scaffold.runtime.admin import Lifecycle, add_task_route, build_admin_app
-from scaffold.runtime.auth import BasicAuthMiddleware
+from scaffold.runtime.admin import (
+    DEFAULT_TIMEOUT,
+    HealthCheck,
+    HealthRegistry,
+    Lifecycle,
+    TaskFunc,
+    add_task_route,
+    build_admin_app,
+    builtin_tasks,
+)
 from scaffold.runtime.config import Config
 from scaffold.runtime.context import Request
-from scaffold.runtime.cors import CORSMiddleware
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.exceptions import DefinitionError
 from scaffold.runtime.guards import Check, check_name, class_guards, validate_checks
-from scaffold.runtime.health import DEFAULT_TIMEOUT, HealthCheck, HealthRegistry
 from scaffold.runtime.hosts import HostPattern
 from scaffold.runtime.jsonio import install_media_handlers
-from scaffold.runtime.limits import LimitsMiddleware
 from scaffold.runtime.managed import Managed, ManagedObjects
-from scaffold.runtime.metrics import (
+from scaffold.runtime.middleware import app_middleware
+from scaffold.runtime.observability import (
     ROOT,
     UNMATCHED,
     Counter,
     Gauge,
     MetricsRegistry,
+    ObserveMiddleware,
     Timer,
+    metric_sink,
     route_metric_name,
 )
-from scaffold.runtime.observe import ObserveMiddleware
 from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource, build_openapi
-from scaffold.runtime.requestlog import RequestLog
 from scaffold.runtime.routing import RouteInfo, Router
-from scaffold.runtime.statsdsink import StatsdSink
-from scaffold.runtime.tasks import LogLevelTask, TaskFunc, TaskRegistry, run_gc
 from scaffold.runtime.threadpool import ThreadPool
 
 
@@ -133,17 +135,15 @@ class Service:
         self.threads = ThreadPool(self.config.server.threads, "handler")
         self.managed = ManagedObjects(self.threads)
         self._router = Router(self.threads)
-        self.statsd = _statsd_sink(self.config, name)
+        self.statsd = metric_sink(self.config.metrics.statsd, name)
         self.metrics = MetricsRegistry(self.statsd)
-        self._log_files: list[LogFile] = []
-        observe = ObserveMiddleware(
-            access_log=self._access_log(),
-            request_log=self._request_log(),
-            metrics=self.metrics,
-        )
-        self.observer = observe  # the server reports requests its HTTP parser refused here
+        # The app port's first middleware; the server also reports here the requests its
+        # HTTP parser refused.
+        self.observer = ObserveMiddleware.from_config(self.config.logging, self.metrics)
         self.app: falcon.asgi.App[Any, Any] = falcon.asgi.App(
-            middleware=self._middleware(observe), router=self._router, request_type=Request
+            middleware=[self.observer, *app_middleware(self.config, self.threads)],
+            router=self._router,
+            request_type=Request,
         )
         self.app.req_options.strip_url_path_trailing_slash = True
         install_media_handlers(self.app)
@@ -151,48 +151,8 @@ class Service:
         if self.config.openapi:
             # Served but not listed: the document describes the service's own routes.
             self.app.add_route(OPENAPI_PATH, OpenAPIResource(self.openapi))
-        self.tasks = TaskRegistry()
-        self.tasks.add("gc", run_gc, "Run a full garbage collection in the worker that answers.")
-        self.tasks.add(
-            "log-level",
-            LogLevelTask(),
-            "Set ?logger=NAME (default root) to ?level=LEVEL for ?duration=SECONDS (600).",
-        )
+        self.tasks = builtin_tasks()
         self.admin = build_admin_app(self.health, self.lifecycle, self.metrics, self.tasks)
-
-    def _middleware(self, observe: ObserveMiddleware) -> list[Any]:
-        """The app port's middleware in DESIGN 3's fixed order."""
-        server = self.config.server
-        middleware: list[Any] = [
-            observe,
-            LimitsMiddleware(server.max_body_bytes, server.max_in_flight),
-        ]
-        if self.config.cors.allow_origins:
-            middleware.append(CORSMiddleware(self.config.cors))
-        if self.config.auth.basic is not None:
-            middleware.append(BasicAuthMiddleware(self.config.auth.basic, self.threads))
-        return middleware
-
-    def _open_log(self, path: str, key: str) -> LogFile:
-        log_file = LogFile(path, key=key)
-        self._log_files.append(log_file)  # closed by close(), reopened by USR1
-        return log_file
-
-    def _access_log(self) -> AccessLog | None:
-        logging = self.config.logging
-        if logging.access_log is None:
-            return None
-        log_file = self._open_log(logging.access_log, "logging.access_log")
-        return AccessLog(log_file, extended=logging.access_log_format == "extended")
-
-    def _request_log(self) -> RequestLog | None:
-        logging = self.config.logging
-        if logging.request_log is None:
-            return None
-        log_file = self._open_log(logging.request_log, "logging.request_log")
-        return RequestLog(
-            log_file, redact_headers=logging.redact_headers, redact_fields=logging.redact_fields
-        )
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
         """Serve ``resource``'s ``on_<method>`` responders at ``template``, on every host.
@@ -364,15 +324,13 @@ class Service:
         A request then appends to memory instead of making system calls; whatever is
         buffered also goes out once a buffer is full and at :meth:`close`.
         """
-        for log_file in self._log_files:
-            log_file.buffered = True
+        self.observer.buffer()
         if self.statsd is not None:
             self.statsd.buffered = True
 
     def flush(self) -> None:
         """Write buffered log lines and send buffered metrics."""
-        for log_file in self._log_files:
-            log_file.flush()
+        self.observer.flush()
         if self.statsd is not None:
             self.statsd.flush()
 
@@ -383,8 +341,7 @@ class Service:
         the threads, which only run once a plain responder was called.
         """
         self.threads.shutdown()
-        for log_file in self._log_files:
-            log_file.close()
+        self.observer.close()
         if self.statsd is not None:
             self.statsd.close()
 
@@ -405,10 +362,3 @@ class Service:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve the app port (so a ``Service`` is itself an ASGI app)."""
         await self.app(scope, receive, send)
-
-
-def _statsd_sink(config: Config, name: str) -> StatsdSink | None:
-    statsd = config.metrics.statsd
-    if statsd is None:
-        return None
-    return StatsdSink(statsd.host, statsd.port, statsd.prefix or name)

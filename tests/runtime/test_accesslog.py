@@ -10,7 +10,7 @@ import falcon
 import pytest
 
 from scaffold.runtime import Service, parse_config
-from scaffold.runtime.accesslog import escape
+from scaffold.runtime.observability._accesslog import escape
 from scaffold.runtime.testing import admin_client, client
 
 COMBINED = apachelogs.LogParser(apachelogs.COMBINED)

@@ -79,7 +79,7 @@ def test_log_lines_in_a_plain_handler_carry_the_request_id(
     service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The request id reaches the pool thread with the call (context variables follow)."""
-    from scaffold.runtime.logconfig import RequestIdFilter
+    from scaffold.runtime.observability._logconfig import RequestIdFilter
 
     with caplog.at_level(logging.INFO, logger="tests.handlers"):
         caplog.handler.addFilter(RequestIdFilter())

@@ -10,7 +10,7 @@ import falcon
 import pytest
 
 from scaffold.runtime import Config, DefinitionError, MetricsRegistry, Service, parse_config
-from scaffold.runtime.metrics import RESERVOIR_SIZE, Timer, route_metric_name
+from scaffold.runtime.observability._metrics import RESERVOIR_SIZE, Timer, route_metric_name
 from scaffold.runtime.testing import StatsdCapture, admin_client, client
 
 QUIET = parse_config("logging:\n  access_log: null\n", env={})

@@ -8,7 +8,7 @@ import falcon
 import pytest
 
 from scaffold.runtime import Service, parse_config
-from scaffold.runtime.requestlog import REDACTED, redact_json
+from scaffold.runtime.observability._requestlog import REDACTED, redact_json
 from scaffold.runtime.testing import client
 from scaffold.runtime.typed import read_json
 

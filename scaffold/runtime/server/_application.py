@@ -14,7 +14,7 @@ from gunicorn.app.base import BaseApplication
 
 from scaffold.runtime.config import Config
 from scaffold.runtime.exceptions import ConfigError
-from scaffold.runtime.logconfig import configure_logging
+from scaffold.runtime.observability import configure_logging
 from scaffold.runtime.server._arbiter import DrainingArbiter, SharedFlag
 from scaffold.runtime.server._listeners import check_addresses, describe, split_listeners
 from scaffold.runtime.server._worker import Worker, remember_master_signals

@@ -23,10 +23,9 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers.gasgi import ASGIWorker
 
-from scaffold.runtime._logfile import reopen_log_files
 from scaffold.runtime.errors import PROBLEM_JSON, problem_body, status_phrase
 from scaffold.runtime.managed import ManagedStartError
-from scaffold.runtime.requestid import new_request_id
+from scaffold.runtime.observability import new_request_id, reopen_log_files
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 

@@ -12,14 +12,13 @@ from typing import Any, Protocol
 import falcon
 import falcon.asgi
 
+from scaffold.runtime.admin._health import HealthRegistry
+from scaffold.runtime.admin._tasks import Task, TaskError, TaskRegistry
 from scaffold.runtime.context import Request
 from scaffold.runtime.errors import install_error_handling
-from scaffold.runtime.health import HealthRegistry
 from scaffold.runtime.jsonio import dumps, install_media_handlers
-from scaffold.runtime.metrics import MetricsRegistry
-from scaffold.runtime.observe import ObserveMiddleware
+from scaffold.runtime.observability import MetricsRegistry, ObserveMiddleware
 from scaffold.runtime.routing import Router
-from scaffold.runtime.tasks import Task, TaskError, TaskRegistry
 from scaffold.runtime.threadpool import ThreadPool
 
 

@@ -25,10 +25,10 @@ from urllib.parse import unquote_plus
 
 import falcon.asgi
 
-from scaffold.runtime._logfile import LogFile
 from scaffold.runtime.bodytap import BodyTap
 from scaffold.runtime.config_schema import DEFAULT_REDACT_HEADERS
 from scaffold.runtime.errors import status_phrase
+from scaffold.runtime.observability._logfile import LogFile
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request

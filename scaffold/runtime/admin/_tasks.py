@@ -145,3 +145,15 @@ def _duration(raw: str | None) -> float:
         msg = f"duration must be > 0 and <= {MAX_LOG_LEVEL_SECONDS:g} seconds"
         raise TaskError(msg)
     return value
+
+
+def builtin_tasks() -> TaskRegistry:
+    """A registry holding the tasks every service offers: ``gc`` and ``log-level``."""
+    tasks = TaskRegistry()
+    tasks.add("gc", run_gc, "Run a full garbage collection in the worker that answers.")
+    tasks.add(
+        "log-level",
+        LogLevelTask(),
+        "Set ?logger=NAME (default root) to ?level=LEVEL for ?duration=SECONDS (600).",
+    )
+    return tasks

@@ -32,7 +32,7 @@ from statsd.client.base import StatsClientBase
 from statsd.client.udp import Pipeline
 
 if TYPE_CHECKING:
-    from scaffold.runtime.metrics import RouteSeries
+    from scaffold.runtime.observability._metrics import RouteSeries
 
 log = logging.getLogger("scaffold.metrics")
 
@@ -47,7 +47,7 @@ local sockets)."""
 
 
 class StatsdSink(StatsClientBase):  # type: ignore[misc]
-    """A statsd client that implements :class:`~scaffold.runtime.metrics.MetricSink`.
+    """A statsd client that implements :class:`~scaffold.runtime.observability.MetricSink`.
 
     Args:
         host: statsd host name or address.

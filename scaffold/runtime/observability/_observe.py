@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import falcon.asgi
 
-from scaffold.runtime.accesslog import AccessLog
-from scaffold.runtime.metrics import OTHER_METHOD, MetricsRegistry
-from scaffold.runtime.requestid import HEADER, accept_request_id, current_request_id
-from scaffold.runtime.requestlog import RequestLog
+from scaffold.runtime.config_schema import LoggingConfig
+from scaffold.runtime.observability._accesslog import AccessLog
+from scaffold.runtime.observability._logfile import LogFile
+from scaffold.runtime.observability._metrics import OTHER_METHOD, MetricsRegistry
+from scaffold.runtime.observability._requestid import HEADER, accept_request_id, current_request_id
+from scaffold.runtime.observability._requestlog import RequestLog
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request
@@ -21,6 +23,7 @@ class ObserveMiddleware:
 
     It sees every request, including errors raised by later middleware (413, shed 503)
     and unmatched paths (404), with their real status. Each part is optional (``None``).
+    It owns the log files it writes (:meth:`buffer`, :meth:`flush`, :meth:`close`).
     """
 
     def __init__(
@@ -33,6 +36,43 @@ class ObserveMiddleware:
         self.access_log = access_log
         self.request_log = request_log
         self.metrics = metrics
+        self.log_files = [log.log_file for log in (access_log, request_log) if log is not None]
+
+    @classmethod
+    def from_config(cls, logging: LoggingConfig, metrics: MetricsRegistry) -> ObserveMiddleware:
+        """The app port's observer: the logs ``logging`` turns on, and ``metrics``.
+
+        Raises:
+            ConfigError: The access or request log file cannot be opened.
+        """
+        access_log = request_log = None
+        if logging.access_log is not None:
+            access_log = AccessLog(
+                LogFile(logging.access_log, key="logging.access_log"),
+                extended=logging.access_log_format == "extended",
+            )
+        if logging.request_log is not None:
+            request_log = RequestLog(
+                LogFile(logging.request_log, key="logging.request_log"),
+                redact_headers=logging.redact_headers,
+                redact_fields=logging.redact_fields,
+            )
+        return cls(access_log=access_log, request_log=request_log, metrics=metrics)
+
+    def buffer(self) -> None:
+        """Buffer log lines in memory until :meth:`flush` (a worker does)."""
+        for log_file in self.log_files:
+            log_file.buffered = True
+
+    def flush(self) -> None:
+        """Write buffered log lines."""
+        for log_file in self.log_files:
+            log_file.flush()
+
+    def close(self) -> None:
+        """Write buffered lines and close the log files (stdout stays open)."""
+        for log_file in self.log_files:
+            log_file.close()
 
     async def process_request(self, req: Request, resp: falcon.asgi.Response) -> None:
         """Pick the request id before anything can fail; note the arrival time."""

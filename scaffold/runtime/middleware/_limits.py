@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import falcon
 
 from scaffold.runtime.bodytap import BodyTap, too_large
-from scaffold.runtime.target import check_target
+from scaffold.runtime.middleware._target import check_target
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request

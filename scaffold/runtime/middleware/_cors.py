@@ -8,7 +8,7 @@ import falcon
 import falcon.asgi
 
 from scaffold.runtime.config_schema import CorsConfig
-from scaffold.runtime.requestid import HEADER as REQUEST_ID_HEADER
+from scaffold.runtime.observability import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request

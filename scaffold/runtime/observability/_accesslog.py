@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from scaffold.runtime._logfile import LogFile
+from scaffold.runtime.observability._logfile import LogFile
 
 if TYPE_CHECKING:
     from scaffold.runtime.context import Request

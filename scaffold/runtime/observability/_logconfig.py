@@ -6,7 +6,7 @@ import logging
 import sys
 
 from scaffold.runtime.config_schema import LoggingConfig
-from scaffold.runtime.requestid import current_request_id
+from scaffold.runtime.observability._requestid import current_request_id
 
 FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s%(request_id_suffix)s"
 
