@@ -7,12 +7,14 @@ needs besides the pins lives in ``# key: value`` comment lines that pip ignores.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scaffold._digest import sha256
+from scaffold._distnames import canonical_name
 
 LOCK_NAME = "requirements.lock"
 VENDOR_NAME = "vendor"
@@ -20,27 +22,6 @@ VENDOR_NAME = "vendor"
 _HEADER = re.compile(r"^#\s*([a-z-]+)(?:\[([^\]]+)\])?:\s*(.*?)\s*$")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)(.*)$")
 _HASH = re.compile(r"--hash[=\s]sha256:([0-9a-fA-F]{64})")
-_WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
-
-
-def canonical_name(name: str) -> str:
-    """Return the PEP 503 normalised form of a distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def wheel_name(filename: str) -> str | None:
-    """Return the canonical distribution name of a wheel file name, or None if it is not one."""
-    match = _WHEEL.match(filename)
-    return canonical_name(match["name"]) if match else None
-
-
-def sha256_of(path: Path) -> str:
-    """Return the hex SHA-256 digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -79,7 +60,7 @@ class LockInputs:
             "scaffold": self.scaffold_version,
         }
         blob = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-        return "sha256:" + hashlib.sha256(blob).hexdigest()
+        return "sha256:" + sha256(blob)
 
     def header_lines(self) -> list[str]:
         """Return the ``# key: value`` lines that record these inputs in the lock."""
@@ -319,7 +300,7 @@ def _vendor_drift(pins: list[Pin], vendor_dir: Path) -> list[str]:
             drift.append(f"missing wheel: {VENDOR_NAME}/{shown} ({pin.name}=={pin.version})")
             continue
         claimed.add(pin.filename)
-        actual = sha256_of(path)
+        actual = sha256(path)
         if actual != pin.sha256:
             drift.append(
                 f"hash mismatch: {VENDOR_NAME}/{pin.filename} is sha256:{actual}, "

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
-from scaffold._lockfile import Lock, LockInputs, canonical_name, parse_lock
+from scaffold._distnames import canonical_name, requirement_key
+from scaffold._lockfile import Lock, LockInputs, parse_lock
 from scaffold._vendor_pip import Target
 from scaffold.exceptions import VendorError
 from scaffold.project import ServiceProject
-
-_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def make_target(python_version: str | None, platform: str | None) -> Target:
@@ -104,11 +103,6 @@ def _string_list(value: Any, where: str) -> list[str]:
         msg = f"{where} must be a list of requirement strings"
         raise VendorError(msg)
     return [item.strip() for item in value]
-
-
-def requirement_key(requirement: str) -> str:
-    match = _REQUIREMENT_NAME.match(requirement)
-    return canonical_name(match[1]) if match else ""
 
 
 def vendor_command_line(inputs: LockInputs, target: Target) -> str:

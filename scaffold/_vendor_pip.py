@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from scaffold._lockfile import canonical_name
+from scaffold._distnames import canonical_name
 from scaffold.exceptions import VendorError
 
 Progress = Callable[[str], None]

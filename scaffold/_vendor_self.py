@@ -15,7 +15,6 @@ wheel therefore always comes from the scaffold that runs:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from scaffold import DISTRIBUTION
+from scaffold._digest import sha256
 from scaffold._vendor_pip import run_pip
 from scaffold.exceptions import VendorError
 
@@ -167,7 +167,8 @@ def repack_installed(dist: metadata.Distribution, dest: Path) -> Path:
 
 
 def _record_digest(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    """Return a SHA-256 digest as a wheel's ``RECORD`` writes it: URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(bytes.fromhex(sha256(data))).rstrip(b"=").decode()
 
 
 def _wheel_tag(wheel_file: bytes) -> str:

@@ -20,7 +20,7 @@ from typing import Any, cast
 from packaging.requirements import Requirement
 
 from scaffold import DISTRIBUTION
-from scaffold._lockfile import canonical_name
+from scaffold._distnames import canonical_name
 from scaffold.bundled import template_path
 from scaffold.exceptions import InvalidServiceNameError, TemplateError
 from scaffold.extras import NEW_EXTRA

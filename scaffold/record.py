@@ -14,13 +14,13 @@ neither has an unknown base, which ``scaffold update`` merges as if both sides h
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scaffold._digest import sha256
 from scaffold.exceptions import TemplateError
 
 RECORD_DIR = ".scaffold"
@@ -56,11 +56,6 @@ class TemplateRecord:
     def unknown(self) -> set[str]:
         """Base files known only by digest."""
         return set(self.digests) - set(self.files)
-
-
-def sha256(content: bytes) -> str:
-    """SHA-256 of ``content``, hex."""
-    return hashlib.sha256(content).hexdigest()
 
 
 def read_tree(root: Path) -> dict[str, bytes]:

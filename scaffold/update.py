@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold import __version__
+from scaffold._digest import sha256
 from scaffold.exceptions import ScaffoldError, TemplateError
 from scaffold.merge import merge_file
 from scaffold.record import (
@@ -31,7 +32,6 @@ from scaffold.record import (
     TemplateRecord,
     read_record,
     read_tree,
-    sha256,
     write_record,
 )
 from scaffold.render import render

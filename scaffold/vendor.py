@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaffold import DISTRIBUTION, __version__
+from scaffold._digest import sha256
+from scaffold._distnames import requirement_key, wheel_name
 from scaffold._lockfile import (
     LOCK_NAME,
     VENDOR_NAME,
@@ -28,14 +30,11 @@ from scaffold._lockfile import (
     Pin,
     find_drift,
     render_lock,
-    sha256_of,
-    wheel_name,
 )
 from scaffold._vendor_inputs import (
     make_target,
     read_inputs,
     read_lock,
-    requirement_key,
     vendor_command_line,
 )
 from scaffold._vendor_pip import Resolved, Target, fetch, pip_version, resolve, verify_install
@@ -222,7 +221,7 @@ def _update_reasons(
         return [f"there is no {LOCK_NAME} yet"]
     reasons = find_drift(old, inputs, vendor_dir)
     pinned = [pin for pin in old.pins if pin.key == DISTRIBUTION]
-    if own is not None and not (len(pinned) == 1 and pinned[0].sha256 == sha256_of(own)):
+    if own is not None and not (len(pinned) == 1 and pinned[0].sha256 == sha256(own)):
         reasons.append("the running scaffold's wheel differs from the locked one")
     return reasons
 
@@ -248,7 +247,7 @@ def _lock_and_stage(
     resolved = _resolve_keeping_pins(
         [*own_lines, *requirements], old, requirements, target, work, progress
     )
-    own_hash = sha256_of(own) if own else ""
+    own_hash = sha256(own) if own else ""
     vendor_dir = project.root / VENDOR_NAME
     previous = {pin.key: pin for pin in old.pins} if old else {}
     pins: list[Pin] = []
@@ -339,7 +338,7 @@ def _kept_pin(item: Resolved, previous: Pin | None, vendor_dir: Path) -> Pin | N
 
 def _reusable(vendor_dir: Path, pin: Pin) -> bool:
     path = vendor_dir / pin.filename
-    return bool(pin.filename) and path.is_file() and sha256_of(path) == pin.sha256
+    return bool(pin.filename) and path.is_file() and sha256(path) == pin.sha256
 
 
 def _collect_fetched(
@@ -353,7 +352,7 @@ def _collect_fetched(
         if path is None:
             msg = f"pip fetched no wheel for {item.name} {item.version} from {item.url}"
             raise VendorError(msg)
-        digest = sha256_of(path)
+        digest = sha256(path)
         if item.is_wheel:
             if digest != item.sha256:
                 msg = (

@@ -28,7 +28,8 @@ import pytest
 from click.testing import CliRunner
 
 from scaffold import DISTRIBUTION
-from scaffold._lockfile import LOCK_NAME, canonical_name, parse_lock, wheel_name
+from scaffold._distnames import canonical_name, wheel_name
+from scaffold._lockfile import LOCK_NAME, parse_lock
 from scaffold._vendor_self import repack_installed
 from scaffold.cli import main
 from scaffold.exceptions import VendorDriftError, VendorError
