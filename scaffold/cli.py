@@ -138,7 +138,7 @@ def vendor_command(
 ) -> None:
     """Lock dependencies with hashes and download their wheels into vendor/."""
     from scaffold.project import find_project
-    from scaffold.vendor import check_vendor, vendor
+    from scaffold.vendor import LOCK_NAME, VENDOR_NAME, check_vendor, vendor
 
     project = find_project()
     quiet = os.environ.get("CI", "").lower() in {"1", "true", "yes"} or not sys.stderr.isatty()
@@ -151,7 +151,7 @@ def vendor_command(
         check_vendor(
             project, extras=tuple(extras), python_version=python_version, platform=platform_tag
         )
-        click.echo("requirements.lock and vendor/ are up to date")
+        click.echo(f"{LOCK_NAME} and {VENDOR_NAME}/ are up to date")
         return
     report = vendor(
         project,

@@ -29,13 +29,13 @@ from click.testing import CliRunner
 
 from scaffold import DISTRIBUTION
 from scaffold._distnames import canonical_name, wheel_name
-from scaffold._lockfile import LOCK_NAME, parse_lock
-from scaffold._vendor_self import repack_installed
 from scaffold.cli import main
 from scaffold.exceptions import VendorDriftError, VendorError
 from scaffold.new import create_service
 from scaffold.project import ServiceProject, find_project
-from scaffold.vendor import check_vendor, vendor
+from scaffold.vendor import LOCK_NAME, check_vendor, vendor
+from scaffold.vendor._lockfile import parse_lock
+from scaffold.vendor._own_wheel import repack_installed
 
 NAME = "acme-widgets"
 
@@ -152,7 +152,7 @@ def test_scaffold_wheel_is_the_running_scaffold(vendored: Path) -> None:
     with zipfile.ZipFile(vendored / "vendor" / pin.filename) as wheel:
         names = set(wheel.namelist())
         assert "scaffold/runtime/__init__.py" in names
-        assert "scaffold/vendor.py" in names
+        assert "scaffold/vendor/__init__.py" in names
         assert "scaffold/templates/service/cookiecutter.json" in names
         ours = Path(__file__).resolve().parents[2] / "scaffold" / "runtime" / "__init__.py"
         assert wheel.read("scaffold/runtime/__init__.py") == ours.read_bytes()

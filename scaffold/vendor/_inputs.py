@@ -6,15 +6,56 @@ import re
 import sys
 import sysconfig
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scaffold import __version__
 from scaffold._distnames import canonical_name, requirement_key
-from scaffold._lockfile import Lock, LockInputs, parse_lock
-from scaffold._vendor_pip import Target
 from scaffold.exceptions import VendorError
 from scaffold.project import ServiceProject
+from scaffold.vendor._lockfile import Lock, LockInputs, parse_lock
+
+
+@dataclass(frozen=True)
+class Target:
+    """The interpreter and platform a lock is made for.
+
+    Attributes:
+        python_version: ``X.Y``.
+        platform: A platform tag such as ``manylinux_2_17_x86_64``.
+        cross: True when vendoring for another machine (binary wheels only, no import check).
+    """
+
+    python_version: str
+    platform: str
+    cross: bool
+
+    def __str__(self) -> str:
+        """Return ``Python X.Y on PLATFORM``, as messages name the target."""
+        return f"Python {self.python_version} on {self.platform}"
+
+    def pip_options(self) -> list[str]:
+        """Return pip's target options (empty for this machine)."""
+        if not self.cross:
+            return []
+        return [
+            "--only-binary=:all:",
+            "--python-version",
+            self.python_version,
+            "--platform",
+            self.platform,
+        ]
+
+    def dry_run_options(self, workdir: Path) -> list[str]:
+        """Target options for ``pip install --dry-run``.
+
+        pip before 23.3 accepts ``--platform`` and ``--python-version`` only together with
+        ``--target``; a dry run installs nothing, so an unused folder satisfies it.
+        """
+        if not self.cross:
+            return []
+        return [*self.pip_options(), "--target", str(workdir / "dry-run-target")]
 
 
 def make_target(python_version: str | None, platform: str | None) -> Target:
@@ -106,6 +147,7 @@ def _string_list(value: Any, where: str) -> list[str]:
 
 
 def vendor_command_line(inputs: LockInputs, target: Target) -> str:
+    """Return the ``scaffold vendor ...`` command line that re-creates a lock of ``inputs``."""
     parts = ["scaffold vendor", *(f"--extra {name}" for name in inputs.extra_names)]
     if target.cross:
         parts += [f"--python-version {target.python_version}", f"--platform {target.platform}"]

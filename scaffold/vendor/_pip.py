@@ -1,4 +1,4 @@
-"""Run pip for ``scaffold vendor``: resolve, fetch wheels, and install offline to verify.
+"""Run pip for ``scaffold vendor``: resolve, and fetch the wheels resolved.
 
 Every pip call runs as a subprocess of the running interpreter with an environment that ignores
 pip's config files and every ``PIP_*`` variable that changes *what* is resolved (find-links, extra
@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlparse
 
 from scaffold._distnames import canonical_name
 from scaffold.exceptions import VendorError
-
-Progress = Callable[[str], None]
+from scaffold.vendor._inputs import Target
+from scaffold.vendor._report import Progress
 
 MIN_PIP = (23, 1)
 _KEPT_VARIABLES = frozenset(
@@ -41,43 +41,6 @@ _KEPT_VARIABLES = frozenset(
 )
 RESOLVING = ("Collecting",)
 FETCHING = ("Downloading", "Building wheel for")
-
-
-@dataclass(frozen=True)
-class Target:
-    """The interpreter and platform a lock is made for.
-
-    Attributes:
-        python_version: ``X.Y``.
-        platform: A platform tag such as ``manylinux_2_17_x86_64``.
-        cross: True when vendoring for another machine (binary wheels only, no import check).
-    """
-
-    python_version: str
-    platform: str
-    cross: bool
-
-    def pip_options(self) -> list[str]:
-        """Return pip's target options (empty for this machine)."""
-        if not self.cross:
-            return []
-        return [
-            "--only-binary=:all:",
-            "--python-version",
-            self.python_version,
-            "--platform",
-            self.platform,
-        ]
-
-    def dry_run_options(self, workdir: Path) -> list[str]:
-        """Target options for ``pip install --dry-run``.
-
-        pip before 23.3 accepts ``--platform`` and ``--python-version`` only together with
-        ``--target``; a dry run installs nothing, so an unused folder satisfies it.
-        """
-        if not self.cross:
-            return []
-        return [*self.pip_options(), "--target", str(workdir / "dry-run-target")]
 
 
 @dataclass(frozen=True)
@@ -239,7 +202,7 @@ def resolve(
         args += ["-c", str(constraint_file)]
     what = "resolving the dependencies"
     if target.cross:
-        what += f" (for Python {target.python_version} on {target.platform}: binary wheels only)"
+        what += f" (for {target}: binary wheels only)"
     run_pip(args, what=what, progress=progress, echo=RESOLVING)
     try:
         data = json.loads(report.read_text(encoding="utf-8"))
@@ -293,105 +256,3 @@ def fetch(
             args = ["wheel", *common, "--wheel-dir", str(dest)]
         names = ", ".join(item.name for item in batch)
         run_pip(args, what=f"fetching {names}", progress=progress, echo=FETCHING)
-
-
-def verify_install(
-    wheels: Path,
-    lock: Path,
-    *,
-    project_root: Path,
-    factory: str,
-    target: Target,
-    workdir: Path,
-    progress: Progress,
-) -> str:
-    """Install the lock from ``wheels`` alone into a throwaway venv and import the factory.
-
-    For a foreign target only pip's offline resolution is checked (nothing can run).
-
-    Returns:
-        A short description of what was verified.
-    """
-    offline = ["--no-index", "--find-links", str(wheels)]
-    if target.cross:
-        progress("Verifying: resolving the lock offline from vendor/ for the target")
-        run_pip(
-            [
-                "install",
-                "--dry-run",
-                "--ignore-installed",
-                *offline,
-                "--require-hashes",
-                *target.dry_run_options(workdir),
-                "-r",
-                str(lock),
-            ],
-            what="verifying the lock offline for the target",
-            progress=progress,
-            offline=True,
-        )
-        return f"the lock resolves offline from vendor/ for Python {target.python_version}"
-    import venv
-
-    env_dir = workdir / "verify-venv"
-    progress("Verifying: installing the lock from vendor/ into a throwaway venv")
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(env_dir)
-    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    into = ["--python", str(python), "install", "--no-compile", *offline]
-    run_pip(
-        [*into, "--require-hashes", "-r", str(lock)],
-        what="verifying: pip install --no-index --find-links vendor --require-hashes "
-        "-r requirements.lock",
-        progress=progress,
-        offline=True,
-    )
-    progress("Verifying: installing the service itself offline")
-    run_pip(
-        [*into, "."],
-        what="verifying: pip install --no-index --find-links vendor . (the service)",
-        progress=progress,
-        offline=True,
-        cwd=project_root,
-    )
-    progress(f"Verifying: importing {factory}")
-    _import_factory(python, factory, cwd=workdir)
-    return f"installed offline into a fresh venv and imported {factory}"
-
-
-_IMPORT_CHECK = """
-import importlib, sys
-module_name, _, attribute = sys.argv[1].partition(":")
-module = importlib.import_module(module_name)
-factory = module
-for part in attribute.split("."):
-    factory = getattr(factory, part)
-if not callable(factory):
-    raise SystemExit(f"{sys.argv[1]} is not callable")
-"""
-
-
-def _import_factory(python: Path, factory: str, *, cwd: Path) -> None:
-    try:
-        result = subprocess.run(
-            [str(python), "-I", "-c", _IMPORT_CHECK, factory],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            env=pip_environment(offline=True),
-            check=False,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired) as ex:
-        msg = f"verifying: cannot run {python}: {ex}"
-        raise VendorError(msg) from ex
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
-        missing = re.search(r"No module named '([^']+)'", last)
-        hint = (
-            f"; is the package providing {missing[1]!r} missing from [project].dependencies?"
-            if missing
-            else ""
-        )
-        msg = f"verifying: importing {factory} from vendor/ failed: {last}{hint}"
-        raise VendorError(msg)

@@ -1,13 +1,4 @@
-"""``scaffold vendor``: lock a service's dependencies with hashes, keep their wheels in ``vendor/``.
-
-pip does the work (see :mod:`scaffold._vendor_pip`): ``pip install --dry-run --report`` resolves,
-``pip wheel`` / ``pip download`` fetch exactly the files resolved (by URL and hash), and a
-throwaway venv proves the result installs with ``--no-index --require-hashes``. ``scaffold``
-itself never comes from an index (see :mod:`scaffold._vendor_self`).
-
-A run whose inputs and files already match the lock touches no network: it only rebuilds
-scaffold's own wheel (offline) to confirm the pinned one is still current.
-"""
+"""One ``scaffold vendor`` run (decide, resolve, stage, verify, commit), and its offline check."""
 
 from __future__ import annotations
 
@@ -15,14 +6,23 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold import DISTRIBUTION, __version__
 from scaffold._digest import sha256
 from scaffold._distnames import requirement_key, wheel_name
-from scaffold._lockfile import (
+from scaffold.exceptions import VendorDriftError, VendorError
+from scaffold.project import ServiceProject
+from scaffold.vendor._inputs import (
+    Target,
+    make_target,
+    read_inputs,
+    read_lock,
+    vendor_command_line,
+)
+from scaffold.vendor._lockfile import (
     LOCK_NAME,
     VENDOR_NAME,
     Lock,
@@ -31,72 +31,47 @@ from scaffold._lockfile import (
     find_drift,
     render_lock,
 )
-from scaffold._vendor_inputs import (
-    make_target,
-    read_inputs,
-    read_lock,
-    vendor_command_line,
-)
-from scaffold._vendor_pip import Resolved, Target, fetch, pip_version, resolve, verify_install
-from scaffold._vendor_self import own_wheel
-from scaffold.exceptions import VendorDriftError, VendorError
-from scaffold.project import ServiceProject
+from scaffold.vendor._own_wheel import own_wheel
+from scaffold.vendor._pip import Resolved, fetch, pip_version, resolve
+from scaffold.vendor._report import Progress, VendorReport, silent
+from scaffold.vendor._verify import verify_install
 
-__all__ = ["VendorReport", "check_vendor", "vendor"]
-
-Progress = Callable[[str], None]
 _OWN_SOURCE = "the running scaffold, never an index"
 
 
-def _silent(_: str) -> None:
-    return None
-
-
-@dataclass
-class VendorReport:
-    """What a ``scaffold vendor`` run did.
+@dataclass(frozen=True)
+class VendorRun:
+    """What one ``scaffold vendor`` run works from, fixed once its inputs are read.
 
     Attributes:
-        lock_path: The lock written or confirmed.
+        project: The service.
+        inputs: What the lock is made from.
+        requirements: The requirement lines to resolve: dependencies, extras, build system.
         target: The interpreter and platform vendored for.
-        pins: How many distributions the lock pins.
-        up_to_date: True when nothing needed to change (and nothing was fetched).
-        downloaded: Wheels fetched from the index.
-        built: Wheels built (from sdists, and scaffold's own when it changed).
-        reused: How many wheels already in ``vendor/`` were kept.
-        removed: Wheels deleted from ``vendor/`` because the lock no longer names them.
-        verified: What the verification proved, or None when nothing changed.
-        seconds: Wall time of the run.
+        old: The lock before the run, or None when there was none.
+        own: The running scaffold's wheel, or None when the service does not depend on it.
+        work: The run's temporary folder.
+        progress: Called with one line per step.
     """
 
-    lock_path: Path
+    project: ServiceProject
+    inputs: LockInputs
+    requirements: tuple[str, ...]
     target: Target
-    pins: int
-    up_to_date: bool = False
-    downloaded: list[str] = field(default_factory=list)
-    built: list[str] = field(default_factory=list)
-    reused: int = 0
-    removed: list[str] = field(default_factory=list)
-    verified: str | None = None
-    seconds: float = 0.0
+    old: Lock | None
+    own: Path | None
+    work: Path
+    progress: Progress
 
-    def summary(self) -> str:
-        """Return a few lines saying what was done."""
-        where = f"Python {self.target.python_version} on {self.target.platform}"
-        if self.up_to_date:
-            return (
-                f"{LOCK_NAME} and {VENDOR_NAME}/ are up to date ({self.pins} wheels for {where}); "
-                f"nothing downloaded ({self.seconds:.1f} s)"
-            )
-        lines = [
-            f"Locked {self.pins} distributions for {where} in {LOCK_NAME}",
-            f"{VENDOR_NAME}/: {len(self.downloaded)} downloaded, {len(self.built)} built, "
-            f"{self.reused} reused, {len(self.removed)} removed",
-        ]
-        if self.verified:
-            lines.append(f"Verified: {self.verified}")
-        lines.append(f"Done in {self.seconds:.1f} s")
-        return "\n".join(lines)
+    @property
+    def lock_path(self) -> Path:
+        """Return where the lock is written."""
+        return self.project.root / LOCK_NAME
+
+    @property
+    def vendor_dir(self) -> Path:
+        """Return the folder of the locked wheels."""
+        return self.project.root / VENDOR_NAME
 
 
 def vendor(
@@ -105,7 +80,7 @@ def vendor(
     extras: Sequence[str] = (),
     python_version: str | None = None,
     platform: str | None = None,
-    progress: Progress = _silent,
+    progress: Progress = silent,
 ) -> VendorReport:
     """Write ``requirements.lock`` and ``vendor/`` for ``project``, then verify they install.
 
@@ -140,19 +115,20 @@ def _vendor(
     pip = pip_version()
     target = make_target(python_version, platform)
     inputs, requirements = read_inputs(project, extras, target)
-    lock_path, vendor_dir = project.root / LOCK_NAME, project.root / VENDOR_NAME
-    old = read_lock(lock_path)
+    old = read_lock(project.root / LOCK_NAME)
     with tempfile.TemporaryDirectory(prefix="scaffold-vendor-") as tmp:
         work = Path(tmp)
+        vendor_dir = project.root / VENDOR_NAME
         own: Path | None = None
         if DISTRIBUTION in {requirement_key(req) for req in requirements}:
             (work / "own").mkdir()
             existing = vendor_dir if vendor_dir.is_dir() else None
             own = own_wheel(work / "own", find_links=existing, progress=progress)
-        reasons = _update_reasons(old, inputs, vendor_dir, own)
+        run = VendorRun(project, inputs, tuple(requirements), target, old, own, work, progress)
+        reasons = _update_reasons(run)
         if not reasons:
             return VendorReport(
-                lock_path,
+                run.lock_path,
                 target,
                 len(old.pins) if old else 0,
                 up_to_date=True,
@@ -160,10 +136,8 @@ def _vendor(
             )
         for reason in reasons:
             progress(f"Updating: {reason}")
-        report = VendorReport(lock_path, target, 0)
-        pins, staged = _lock_and_stage(
-            project, inputs, requirements, old, own, target, work, report, progress
-        )
+        report = VendorReport(run.lock_path, target, 0)
+        pins, staged = _lock_and_stage(run, report)
         text = render_lock(
             inputs,
             pins,
@@ -181,7 +155,7 @@ def _vendor(
             workdir=work,
             progress=progress,
         )
-        report.removed = _commit(staged, pins, candidate, vendor_dir, lock_path)
+        report.removed = _commit(run, staged, pins, candidate)
     report.pins = len(pins)
     return report
 
@@ -213,43 +187,29 @@ def check_vendor(
         raise VendorDriftError("\n".join([*drift, fix]))
 
 
-def _update_reasons(
-    old: Lock | None, inputs: LockInputs, vendor_dir: Path, own: Path | None
-) -> list[str]:
+def _update_reasons(run: VendorRun) -> list[str]:
     """Return why the lock or ``vendor/`` must change; empty when both are current."""
-    if old is None:
+    if run.old is None:
         return [f"there is no {LOCK_NAME} yet"]
-    reasons = find_drift(old, inputs, vendor_dir)
-    pinned = [pin for pin in old.pins if pin.key == DISTRIBUTION]
-    if own is not None and not (len(pinned) == 1 and pinned[0].sha256 == sha256(own)):
+    reasons = find_drift(run.old, run.inputs, run.vendor_dir)
+    pinned = [pin for pin in run.old.pins if pin.key == DISTRIBUTION]
+    if run.own is not None and not (len(pinned) == 1 and pinned[0].sha256 == sha256(run.own)):
         reasons.append("the running scaffold's wheel differs from the locked one")
     return reasons
 
 
-def _lock_and_stage(
-    project: ServiceProject,
-    inputs: LockInputs,
-    requirements: list[str],
-    old: Lock | None,
-    own: Path | None,
-    target: Target,
-    work: Path,
-    report: VendorReport,
-    progress: Progress,
-) -> tuple[list[Pin], Path]:
+def _lock_and_stage(run: VendorRun, report: VendorReport) -> tuple[list[Pin], Path]:
     """Resolve, then gather every wheel of the new lock in a staging folder."""
-    staged = work / "wheels"
-    fetched = work / "fetched"
+    staged = run.work / "wheels"
+    fetched = run.work / "fetched"
     staged.mkdir()
     fetched.mkdir()
+    own = run.own
     own_lines = [f"{DISTRIBUTION} @ {own.as_uri()}"] if own else []
     # Our own wheel goes first: pip then takes our distribution from this file only.
-    resolved = _resolve_keeping_pins(
-        [*own_lines, *requirements], old, requirements, target, work, progress
-    )
+    resolved = _resolve_keeping_pins(run, [*own_lines, *run.requirements])
     own_hash = sha256(own) if own else ""
-    vendor_dir = project.root / VENDOR_NAME
-    previous = {pin.key: pin for pin in old.pins} if old else {}
+    previous = {pin.key: pin for pin in run.old.pins} if run.old else {}
     pins: list[Pin] = []
     missing: list[Resolved] = []
     for item in resolved:
@@ -257,67 +217,61 @@ def _lock_and_stage(
             if own is None or item.sha256 != own_hash:
                 msg = (
                     f"pip resolved {DISTRIBUTION} from {item.url}, not from the running "
-                    f"scaffold; add {DISTRIBUTION} to [project].dependencies of {project.name}"
+                    f"scaffold; add {DISTRIBUTION} to [project].dependencies of {run.project.name}"
                 )
                 raise VendorError(msg)
             pin = Pin(item.name, item.version, own_hash, own.name, _OWN_SOURCE)
-            if _reusable(vendor_dir, pin):
+            if _reusable(run.vendor_dir, pin):
                 report.reused += 1
             else:
                 report.built.append(own.name)
             shutil.copy2(own, staged / own.name)
             pins.append(pin)
             continue
-        kept = _kept_pin(item, previous.get(item.key), vendor_dir)
+        kept = _kept_pin(item, previous.get(item.key), run.vendor_dir)
         if kept is None:
             missing.append(item)
             continue
-        shutil.copy2(vendor_dir / kept.filename, staged / kept.filename)
+        shutil.copy2(run.vendor_dir / kept.filename, staged / kept.filename)
         report.reused += 1
         pins.append(kept)
     if missing:
-        progress(f"Fetching {len(missing)} wheels: {', '.join(item.name for item in missing)}")
-        fetch(missing, target=target, dest=fetched, workdir=work, progress=progress)
+        run.progress(f"Fetching {len(missing)} wheels: {', '.join(item.name for item in missing)}")
+        fetch(missing, target=run.target, dest=fetched, workdir=run.work, progress=run.progress)
     pins += _collect_fetched(missing, fetched, staged, report)
     return pins, staged
 
 
-def _resolve_keeping_pins(
-    lines: list[str],
-    old: Lock | None,
-    requirements: list[str],
-    target: Target,
-    work: Path,
-    progress: Progress,
-) -> list[Resolved]:
-    """Resolve, preferring the versions the old lock pinned, so only what changed moves.
+def _resolve_keeping_pins(run: VendorRun, lines: list[str]) -> list[Resolved]:
+    """Resolve ``lines``, preferring the versions the old lock pinned, so only what changed moves.
 
     pip has no "prefer" option, so the old pins are tried as constraints; if they conflict
     with the new inputs, the directly required names are freed, then all of them.
     """
     kept = [
         pin
-        for pin in (old.pins if old else [])
+        for pin in (run.old.pins if run.old else [])
         if pin.key != DISTRIBUTION and (pin.built_from is None or "sha256:" in pin.built_from)
     ]
-    direct = {requirement_key(req) for req in requirements}
+    direct = {requirement_key(req) for req in run.requirements}
     freed = [pin for pin in kept if pin.key not in direct]
     attempts = [kept, *([freed] if freed != kept else [])] if kept else []
-    where = f"Python {target.python_version} on {target.platform}"
     for pins in attempts:
-        progress(f"Resolving dependencies for {where}, keeping {len(pins)} locked versions")
+        run.progress(
+            f"Resolving dependencies for {run.target}, keeping {len(pins)} locked versions"
+        )
         try:
             return resolve(
                 lines,
                 [f"{pin.name}=={pin.version}" for pin in pins],
-                target=target,
-                workdir=work,
-                progress=progress,
+                target=run.target,
+                workdir=run.work,
+                progress=run.progress,
             )
         except VendorError:
-            progress("  the locked versions conflict with the new inputs; loosening")
-    progress(f"Resolving dependencies for {where}")
-    return resolve(lines, [], target=target, workdir=work, progress=progress)
+            run.progress("  the locked versions conflict with the new inputs; loosening")
+    run.progress(f"Resolving dependencies for {run.target}")
+    return resolve(lines, [], target=run.target, workdir=run.work, progress=run.progress)
 
 
 def _kept_pin(item: Resolved, previous: Pin | None, vendor_dir: Path) -> Pin | None:
@@ -370,20 +324,19 @@ def _collect_fetched(
     return pins
 
 
-def _commit(
-    staged: Path, pins: list[Pin], candidate: Path, vendor_dir: Path, lock: Path
-) -> list[str]:
+def _commit(run: VendorRun, staged: Path, pins: list[Pin], candidate: Path) -> list[str]:
     """Move the verified set into place: new wheels first, then the lock, then deletions.
 
     Returns:
         The names of the wheels removed from ``vendor/``.
     """
+    vendor_dir = run.vendor_dir
     vendor_dir.mkdir(exist_ok=True)
     wanted = {pin.filename for pin in pins}
     for pin in pins:
         if not _reusable(vendor_dir, pin):
             _replace(staged / pin.filename, vendor_dir / pin.filename)
-    _replace(candidate, lock)
+    _replace(candidate, run.lock_path)
     removed: list[str] = []
     for path in sorted(vendor_dir.iterdir()):
         if path.name in wanted or path.name.startswith(".") or path.is_dir():

@@ -19,21 +19,21 @@ import json
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from scaffold import DISTRIBUTION
 from scaffold._digest import sha256
-from scaffold._vendor_pip import run_pip
 from scaffold.exceptions import VendorError
+from scaffold.vendor._pip import run_pip
+from scaffold.vendor._report import Progress, silent
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_METADATA = frozenset({"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"})
 
 
-def own_wheel(dest: Path, *, find_links: Path | None, progress: Callable[[str], None]) -> Path:
+def own_wheel(dest: Path, *, find_links: Path | None, progress: Progress) -> Path:
     """Write the running scaffold's wheel into ``dest`` and return its path.
 
     Args:
@@ -47,7 +47,8 @@ def own_wheel(dest: Path, *, find_links: Path | None, progress: Callable[[str], 
     try:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        tree = Path(__file__).resolve().parent.parent
+        # A source tree: this file is <tree>/scaffold/vendor/_own_wheel.py.
+        tree = Path(__file__).resolve().parents[2]
         if not (tree / "pyproject.toml").is_file():
             msg = "cannot find scaffold's distribution metadata or source; reinstall scaffold"
             raise VendorError(msg) from None
@@ -82,7 +83,7 @@ def editable_source(dist: metadata.Distribution) -> Path | None:
 
 
 def _build_from_source(
-    source: Path, dest: Path, *, find_links: Path | None, progress: Callable[[str], None]
+    source: Path, dest: Path, *, find_links: Path | None, progress: Progress
 ) -> Path:
     progress(f"Building scaffold's own wheel from its source {source}")
     build = ["wheel", "--no-deps", "--wheel-dir", str(dest), str(source)]
@@ -91,7 +92,7 @@ def _build_from_source(
             run_pip(
                 [*build, "--no-index", "--find-links", str(find_links)],
                 what="building scaffold offline",
-                progress=_silent,
+                progress=silent,
                 offline=True,
             )
         except VendorError:
@@ -100,10 +101,6 @@ def _build_from_source(
             return _single_wheel(dest, source)
     run_pip(build, what=f"building scaffold's wheel from {source}", progress=progress)
     return _single_wheel(dest, source)
-
-
-def _silent(_: str) -> None:
-    return None
 
 
 def _single_wheel(dest: Path, source: Path) -> Path:
