@@ -69,8 +69,8 @@ def new_command(
     from scaffold.extras import require_new_extra
 
     require_new_extra("new")
-    from scaffold.names import validate_service_name
     from scaffold.new import create_service
+    from scaffold.template import validate_service_name
 
     validate_service_name(name)
     if description is None and not no_input and sys.stdin.isatty():

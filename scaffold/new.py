@@ -10,9 +10,15 @@ from pathlib import Path
 
 from scaffold import __version__
 from scaffold.exceptions import TargetExistsError, TemplateError
-from scaffold.names import package_name, validate_service_name
-from scaffold.record import TemplateRecord, has_record, read_tree, write_record
-from scaffold.render import render
+from scaffold.template import (
+    TemplateRecord,
+    has_record,
+    package_name,
+    read_tree,
+    render,
+    validate_service_name,
+    write_record,
+)
 
 
 def made_by_scaffold(folder: Path) -> bool:

@@ -1,6 +1,6 @@
 """``scaffold update``: merge what changed in the template since a service was rendered.
 
-The service's record (:mod:`scaffold.record`) holds the base: every file as the template
+The service's record (:mod:`scaffold.template`) holds the base: every file as the template
 rendered it then. Today's template is rendered with the recorded answers, and each file is
 decided from three versions, the base, the service's copy ("yours") and today's render:
 
@@ -26,15 +26,15 @@ from pathlib import Path
 from scaffold import __version__
 from scaffold._digest import sha256
 from scaffold.exceptions import ScaffoldError, TemplateError
-from scaffold.merge import merge_file
-from scaffold.record import (
+from scaffold.template import (
     RECORD,
     TemplateRecord,
+    merge_file,
     read_record,
     read_tree,
+    render,
     write_record,
 )
-from scaffold.render import render
 
 ADDED = "added"
 UPDATED = "updated"

@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scaffold.bundled import template_path
 from scaffold.cli import main
-from scaffold.names import dependency_import_names, name_rules
 from scaffold.new import create_service
-from scaffold.render import scaffold_requirement, template_requirements
+from scaffold.template import (
+    dependency_import_names,
+    name_rules,
+    scaffold_requirement,
+    template_path,
+    template_requirements,
+)
 
 EXPECTED_FILES = [
     "pyproject.toml",

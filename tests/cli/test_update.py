@@ -18,11 +18,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scaffold.bundled import template_path
 from scaffold.cli import main
 from scaffold.new import create_service
-from scaffold.record import LEGACY_MANIFEST, RECORD, read_record, read_tree
-from scaffold.render import render
+from scaffold.template import (
+    LEGACY_MANIFEST,
+    RECORD,
+    read_record,
+    read_tree,
+    render,
+    template_path,
+)
 from scaffold.update import apply_update, plan_update
 
 SLUG = "{{cookiecutter.project_slug}}"

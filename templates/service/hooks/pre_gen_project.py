@@ -1,9 +1,9 @@
 """Refuse a service name that `scaffold new` would refuse, before anything is written.
 
 This file is the one implementation of the name rules: cookiecutter runs it as the template's
-hook, and `scaffold new` imports `name_problem` from it (scaffold.names). The table it applies,
-`_name_rules` in cookiecutter.json, is the one home of the rules' data. It imports nothing but
-the standard library, so plain `cookiecutter templates/service` runs it too.
+hook, and `scaffold new` imports `name_problem` from it (scaffold.template._names). The table
+it applies, `_name_rules` in cookiecutter.json, is the one home of the rules' data. It imports
+nothing but the standard library, so plain `cookiecutter templates/service` runs it too.
 """
 
 import json

@@ -6,10 +6,13 @@ from pathlib import Path
 
 from scaffold.exceptions import TemplateError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+# This file is scaffold/template/_bundled.py; the templates sit relative to scaffold/.
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# The template `scaffold new` renders, as the templates folder and a service's record name it.
+TEMPLATE = "service"
 
 
-def template_path(name: str = "service") -> Path:
+def template_path(name: str = TEMPLATE) -> Path:
     """Return the folder of template ``name``.
 
     A wheel carries the templates as ``scaffold/templates``; an editable install or a

@@ -22,13 +22,13 @@ from typing import Any
 
 from scaffold._digest import sha256
 from scaffold.exceptions import TemplateError
+from scaffold.template._bundled import TEMPLATE
 
 RECORD_DIR = ".scaffold"
 RECORD_NAME = "template.json"
 RECORD = f"{RECORD_DIR}/{RECORD_NAME}"
 RECORD_FORMAT = 2
 LEGACY_MANIFEST = ".scaffold-template.json"
-TEMPLATE = "service"
 
 
 @dataclass

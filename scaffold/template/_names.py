@@ -21,9 +21,9 @@ from packaging.requirements import Requirement
 
 from scaffold import DISTRIBUTION
 from scaffold._distnames import canonical_name
-from scaffold.bundled import template_path
 from scaffold.exceptions import InvalidServiceNameError, TemplateError
 from scaffold.extras import NEW_EXTRA
+from scaffold.template._bundled import template_path
 
 RULES_KEY = "_name_rules"
 _IMPORT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -2,7 +2,7 @@
 
 The render is reproducible: cookiecutter's user config is ignored, the template is copied
 clean first, and the answers it used come back with it, for the service's template record
-(:mod:`scaffold.record`).
+(:mod:`scaffold.template._record`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.main import cookiecutter
 
 from scaffold import DISTRIBUTION, __version__
-from scaffold.bundled import template_path
 from scaffold.exceptions import TemplateError
 from scaffold.extras import NEW_EXTRA
+from scaffold.template._bundled import template_path
 
 # The folder name of the template's clean copy, which names cookiecutter's replay file too.
 TEMPLATE_COPY = "template"
