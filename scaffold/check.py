@@ -6,8 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from scaffold.loader import ServiceLoader, config_problems
-from scaffold.project import find_project
+from scaffold.loader import ServiceLoader, config_problems, load_service
 from scaffold.runtime.tls import listener_contexts
 
 
@@ -18,11 +17,11 @@ def check_service(config_file: Path | None = None) -> str:
         InvalidConfigError: One line per problem, each naming its dotted key.
         ServiceLoadError: The service's factory cannot be imported or fails.
     """
-    loader = ServiceLoader(find_project(), config_file)
+    loader = ServiceLoader.find(config_file)
     with config_problems():
         config = loader.load_config()
         tls = listener_contexts(config.server)
-        service = loader.build(config)
+    service = load_service(loader, config)
     header = (
         f"# {loader.config_path}: valid; {len(service.routes())} route(s), "
         f"{len(service.health.names)} health check(s); secrets masked\n"

@@ -183,9 +183,10 @@ def hash_password_command() -> None:
 @config_option
 def routes_command(config_file: Path | None) -> None:
     """List the service's routes: methods, template and resource."""
-    from scaffold.inspect_service import load_service, route_table
+    from scaffold.inspect_service import route_table
+    from scaffold.loader import ServiceLoader, load_service
 
-    for line in route_table(load_service(config_file)):
+    for line in route_table(load_service(ServiceLoader.find(config_file))):
         click.echo(line)
 
 
@@ -199,9 +200,10 @@ def routes_command(config_file: Path | None) -> None:
 @config_option
 def openapi_command(output: Path | None, config_file: Path | None) -> None:
     """Print the OpenAPI 3.1 document built from the service's typed routes."""
-    from scaffold.inspect_service import load_service, openapi_json
+    from scaffold.inspect_service import openapi_json
+    from scaffold.loader import ServiceLoader, load_service
 
-    document = openapi_json(load_service(config_file))
+    document = openapi_json(load_service(ServiceLoader.find(config_file)))
     if output is None:
         click.echo(document, nl=False)
     else:

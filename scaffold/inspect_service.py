@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from scaffold.loader import ServiceLoader, config_problems
-from scaffold.project import find_project
 from scaffold.runtime.service import Service
-
-
-def load_service(config_file: Path | None = None) -> Service:
-    """Build the service of the current project (no ports are opened).
-
-    Raises:
-        InvalidConfigError: The config has problems.
-        ServiceLoadError: The factory cannot be imported or fails.
-    """
-    loader = ServiceLoader(find_project(), config_file)
-    with config_problems():
-        return loader.build(loader.load_config())
 
 
 def route_table(service: Service) -> list[str]:

@@ -1,4 +1,9 @@
-"""Load a service for the CLI: its config (with command-line overrides) and its factory."""
+"""Load a service for the CLI: its config (with command-line overrides) and its factory.
+
+:func:`load_service` builds a service once (``scaffold check``, ``routes``, ``openapi``, and
+``scaffold run`` before it serves); a :class:`ServiceLoader` does it again on every gunicorn
+reload.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from scaffold.exceptions import InvalidConfigError, ServiceLoadError
-from scaffold.project import ServiceProject
+from scaffold.project import ServiceProject, find_project
 from scaffold.runtime import Config, ConfigError, Service, ServiceError, load_config
 from scaffold.runtime.config_schema import parse_bind
 
@@ -45,6 +50,17 @@ class ServiceLoader:
         self.project = project
         self.config_path = Path(config_file).resolve() if config_file else project.config_path
         self.overrides = overrides or Overrides()
+
+    @classmethod
+    def find(
+        cls, config_file: Path | None = None, overrides: Overrides | None = None
+    ) -> ServiceLoader:
+        """Return the loader of the service project at or above the current folder.
+
+        Raises:
+            ProjectNotFoundError: There is no service project there.
+        """
+        return cls(find_project(), config_file, overrides)
 
     def load_config(self) -> Config:
         """Read and validate the config, then apply the overrides.
@@ -126,6 +142,22 @@ class ServiceLoader:
         for name in list(sys.modules):
             if name == top or name.startswith(top + "."):
                 del sys.modules[name]
+
+
+def load_service(loader: ServiceLoader | None = None, config: Config | None = None) -> Service:
+    """Build a service without opening ports.
+
+    Args:
+        loader: Whose service (default: :meth:`ServiceLoader.find`, the project here).
+        config: The config to build it from (default: the loader's, read now).
+
+    Raises:
+        InvalidConfigError: The config has problems; one line each, naming its dotted key.
+        ServiceLoadError: The factory cannot be imported, fails or returns no Service.
+    """
+    loader = loader or ServiceLoader.find()
+    with config_problems():
+        return loader.build(loader.load_config() if config is None else config)
 
 
 @contextmanager

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from scaffold.failure import report
 from scaffold.inspect_service import route_table
-from scaffold.loader import Overrides, ServiceLoader, config_problems
-from scaffold.project import find_project
+from scaffold.loader import Overrides, ServiceLoader, config_problems, load_service
 from scaffold.runtime.observability import configure_logging
 from scaffold.runtime.server import ServeOptions, ServiceApplication
 
@@ -44,18 +43,18 @@ def run_service(options: RunOptions) -> None:
     here with a clear message; then its modules are forgotten, so each worker (and each
     reload) imports the code afresh.
     """
-    project = find_project()
     overrides = Overrides(options.binds, options.admin_binds, options.workers)
-    loader = ServiceLoader(project, options.config_file, overrides)
+    loader = ServiceLoader.find(options.config_file, overrides)
+    name = loader.project.name
     with config_problems():
         application = ServiceApplication(
             loader.load_config,
             loader.build,
-            ServeOptions(name=project.name, reload=options.reload),
+            ServeOptions(name=name, reload=options.reload),
         )
-        configure_logging(application.config.logging)
-        service = loader.build(application.config)
-    log.info("serving %s from %s", project.name, loader.config_path)
+    configure_logging(application.config.logging)
+    service = load_service(loader, application.config)
+    log.info("serving %s from %s", name, loader.config_path)
     for line in route_table(service):
         log.info("route %s", line)
     service.close()  # the workers build their own; keep no log file or socket in the master

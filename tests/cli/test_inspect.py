@@ -10,7 +10,7 @@ from falcon import testing
 from openapi_spec_validator import validate
 
 from scaffold.cli import main
-from scaffold.inspect_service import load_service
+from scaffold.loader import load_service
 
 
 def test_routes_lists_the_route_table(service_dir: Path) -> None:
