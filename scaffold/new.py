@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import tomllib
 from pathlib import Path
 
 from scaffold import __version__
 from scaffold.exceptions import TargetExistsError, TemplateError
+from scaffold.project import declares_service
 from scaffold.template import (
     TemplateRecord,
     has_record,
@@ -22,14 +22,8 @@ from scaffold.template import (
 
 
 def made_by_scaffold(folder: Path) -> bool:
-    """Whether ``folder`` holds a service (a ``pyproject.toml`` with ``[tool.scaffold]``)."""
-    pyproject = folder / "pyproject.toml"
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
-    table = data.get("tool", {}).get("scaffold")
-    return has_record(folder) or (isinstance(table, dict) and "service" in table)
+    """Whether ``folder`` holds a service: ``[tool.scaffold]`` names one, or a template record."""
+    return declares_service(folder) or has_record(folder)
 
 
 def _check_target(target: Path, force: bool) -> None:

@@ -53,22 +53,49 @@ def find_project(start: Path | None = None) -> ServiceProject:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "pyproject.toml"
-        if not candidate.is_file():
-            continue
-        try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as ex:
-            msg = f"{candidate}: cannot read it: {ex}"
-            raise ProjectNotFoundError(msg) from ex
-        table = data.get("tool", {}).get("scaffold")
-        if table is None:
-            continue
-        return _project_from(folder, data, table, candidate)
+        data = _read_pyproject(candidate)
+        table = _scaffold_table(data)
+        if data is not None and table is not None:
+            return _project_from(folder, data, table, candidate)
     msg = (
         f"no pyproject.toml with a [tool.scaffold] table in {here} or above; "
         "run this inside a service made by `scaffold new`"
     )
     raise ProjectNotFoundError(msg)
+
+
+def declares_service(folder: Path) -> bool:
+    """Whether ``folder``'s ``pyproject.toml`` has a ``[tool.scaffold]`` table naming a service.
+
+    Only that the table names one is checked (:func:`find_project` checks the rest); a missing
+    or unreadable ``pyproject.toml`` declares nothing.
+    """
+    try:
+        data = _read_pyproject(folder / "pyproject.toml")
+    except ProjectNotFoundError:
+        return False
+    table = _scaffold_table(data)
+    return isinstance(table, dict) and "service" in table
+
+
+def _read_pyproject(path: Path) -> dict[str, Any] | None:
+    """Return the parsed ``path``, or None when there is no such file.
+
+    Raises:
+        ProjectNotFoundError: It cannot be read or is not TOML.
+    """
+    if not path.is_file():
+        return None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as ex:
+        msg = f"{path}: cannot read it: {ex}"
+        raise ProjectNotFoundError(msg) from ex
+
+
+def _scaffold_table(pyproject: dict[str, Any] | None) -> Any:
+    """Return the ``[tool.scaffold]`` table of a parsed ``pyproject.toml``, or None."""
+    return None if pyproject is None else pyproject.get("tool", {}).get("scaffold")
 
 
 def _project_from(root: Path, data: dict[str, Any], table: Any, source: Path) -> ServiceProject:
