@@ -10,7 +10,8 @@ Calls three ASGI apps directly, the way gunicorn's worker does, on a uvloop even
   for the GIL at every datagram) on, both buffered as in a worker.
 
 The responder is the same ``async def`` in all three, so the differences are the
-runtime's own cost, in CPU time of the calling thread (what the machine's other load
+runtime's own cost (Prometheus metrics included, in the multiprocess mode a worker uses),
+in CPU time of the calling thread (what the machine's other load
 changes least). Rounds alternate between the apps; the medians and the per-request
 differences are printed. Run it with the project's venv:
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import socket
 import statistics
 import sys
@@ -29,6 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+# As under `scaffold run`: each worker writes its Prometheus metrics to files of a folder the
+# master made, which prometheus_client picks at its first import.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
 
 import falcon
 import falcon.asgi

@@ -6,7 +6,7 @@ from scaffold.runtime.errors import ValidationProblem
 from scaffold.runtime.exceptions import ConfigError, DefinitionError, ServiceError
 from scaffold.runtime.guards import guard
 from scaffold.runtime.managed import Managed, ManagedStartError
-from scaffold.runtime.observability import Counter, Gauge, MetricsRegistry, Timer
+from scaffold.runtime.observability import Counter, Gauge, MetricsRegistry, Timer, TraceParent
 from scaffold.runtime.routing import RouteInfo
 from scaffold.runtime.service import Namespace, Service
 from scaffold.runtime.typed import typed
@@ -27,6 +27,7 @@ __all__ = [
     "ServiceError",
     "TaskError",
     "Timer",
+    "TraceParent",
     "ValidationProblem",
     "guard",
     "load_config",

@@ -20,6 +20,7 @@ from scaffold.runtime.config_schema import (
     LoggingConfig,
     MetricsConfig,
     ServerConfig,
+    TracingConfig,
 )
 from scaffold.runtime.exceptions import ConfigError
 
@@ -34,7 +35,7 @@ class Config:
     """A validated service config.
 
     Attributes:
-        server, logging, metrics, cors, auth: The typed sections of DESIGN 4.3.
+        server, logging, metrics, cors, auth, tracing: The typed sections of DESIGN 4.3.
         openapi: Serve ``/openapi.json`` on the app port.
         app: The service's own section, raw; validate it with :meth:`load_app`.
         source: The file it came from, if any.
@@ -45,6 +46,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     cors: CorsConfig = field(default_factory=CorsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    tracing: TracingConfig | None = None
     openapi: bool = True
     app: Mapping[str, Any] = field(default_factory=dict)
     source: Path | None = None

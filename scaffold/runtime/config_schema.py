@@ -22,6 +22,7 @@ from scaffold.runtime.passwords import check_hash_format
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TLS_PROFILES = ("modern", "intermediate")
 ACCESS_LOG_FORMATS = ("combined", "extended")  # extended = combined + " %D <request id>"
+LOG_FORMATS = ("text", "json")
 DEFAULT_REDACT_HEADERS = ("Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization")
 
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$")
@@ -172,6 +173,7 @@ class LoggingConfig:
     """``logging``: level, access log, request log and what the request log redacts."""
 
     level: str = "INFO"
+    format: str = "text"
     access_log: str | None = "-"
     access_log_format: str = "combined"
     request_log: str | None = None
@@ -187,6 +189,7 @@ class _UpperString(fields.String):
 class LoggingSchema(_Section):
     section = LoggingConfig
     level = _UpperString(validate=_one_of(LOG_LEVELS))
+    format = fields.String(validate=_one_of(LOG_FORMATS))
     access_log = fields.String(allow_none=True)
     access_log_format = fields.String(validate=_one_of(ACCESS_LOG_FORMATS))
     request_log = fields.String(allow_none=True)
@@ -196,11 +199,15 @@ class LoggingSchema(_Section):
 
 @dataclass(frozen=True)
 class StatsdConfig:
-    """``metrics.statsd``: where per-route counters and timers go."""
+    """``metrics.statsd``: where per-route counters and timers go.
+
+    ``tags`` sends the route, method and status as DogStatsD tags instead of in the name.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8125
     prefix: str = ""
+    tags: bool = False
 
 
 class StatsdSchema(_Section):
@@ -210,18 +217,43 @@ class StatsdSchema(_Section):
         strict=True, validate=validate.Range(min=1, max=65535, error="must be 1..65535")
     )
     prefix = fields.String()
+    tags = fields.Boolean()
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """``metrics``: statsd export (``None`` = off)."""
+    """``metrics``: statsd export (``None`` = off), and how often gauges are read.
+
+    ``gauge_seconds``: how often each worker reads the gauges that read a function (and its
+    process metrics) and exports them.
+    """
 
     statsd: StatsdConfig | None = None
+    gauge_seconds: float = 10
 
 
 class MetricsSchema(_Section):
     section = MetricsConfig
     statsd = fields.Nested(StatsdSchema, allow_none=True)
+    gauge_seconds = fields.Float(validate=validate.Range(min=1, error="must be >= {min}"))
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """``tracing``: OpenTelemetry spans exported over OTLP/HTTP (the ``[otel]`` extra)."""
+
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = ""
+    sample_ratio: float = 1.0
+
+
+class TracingSchema(_Section):
+    section = TracingConfig
+    endpoint = fields.Url(schemes={"http", "https"}, require_tld=False)
+    service_name = fields.String()
+    sample_ratio = fields.Float(
+        validate=validate.Range(min=0, max=1, error="must be between {min} and {max}")
+    )
 
 
 @dataclass(frozen=True)
@@ -316,9 +348,10 @@ class ConfigSchema(_Section):
     metrics = fields.Nested(MetricsSchema)
     cors = fields.Nested(CorsSchema)
     auth = fields.Nested(AuthSchema)
+    tracing = fields.Nested(TracingSchema, allow_none=True)
     openapi = fields.Boolean()
     app = fields.Dict(keys=fields.String())
 
 
-SECTIONS = ("server", "logging", "metrics", "cors", "auth", "app")
+SECTIONS = ("server", "logging", "metrics", "cors", "auth", "tracing", "app")
 """The keys of ``config.yml`` whose value is a mapping (an empty one may be left blank)."""

@@ -9,12 +9,16 @@ as with any Falcon context.
 from __future__ import annotations
 
 import contextvars
+from typing import TYPE_CHECKING
 
 import falcon
 import falcon.asgi
 from falcon.asgi.stream import BoundedStream
 
 from scaffold.runtime.bodytap import BodyTap
+
+if TYPE_CHECKING:
+    from scaffold.runtime.observability import TraceParent
 
 
 class RequestContext(falcon.Context):
@@ -28,6 +32,8 @@ class RequestContext(falcon.Context):
         user: The Basic-auth user, set only once the password was verified.
         in_flight: This request holds one of ``server.max_in_flight`` slots.
         body_tap: Counts (and, for the request log, copies) the body as it is read.
+        traceparent: The caller's valid W3C ``traceparent``, if it sent one; pass
+            ``traceparent.child()`` on to the services this request calls.
     """
 
     request_id: str | None = None
@@ -37,6 +43,7 @@ class RequestContext(falcon.Context):
     user: str | None = None
     in_flight: bool = False
     body_tap: BodyTap | None = None
+    traceparent: TraceParent | None = None
 
 
 class Request(falcon.asgi.Request):

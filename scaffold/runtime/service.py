@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,12 +31,15 @@ from scaffold.runtime.observability import (
     ROOT,
     UNMATCHED,
     Counter,
+    FanOut,
     Gauge,
     MetricsRegistry,
     ObserveMiddleware,
+    PrometheusSink,
     Timer,
-    metric_sink,
+    Tracing,
     route_metric_name,
+    statsd_sink,
 )
 from scaffold.runtime.openapi import OPENAPI_PATH, OpenAPIResource, build_openapi
 from scaffold.runtime.routing import RouteInfo, Router
@@ -109,15 +113,20 @@ class Service:
             and ``scaffold openapi`` fill it from the project when the factory leaves it out.
 
     Attributes:
-        app: The ASGI app of the app port (a :class:`falcon.asgi.App`).
+        app: The app port's :class:`falcon.asgi.App` (its routes, middleware, handlers).
+        asgi: What serves the app port: :attr:`app`, behind OpenTelemetry's middleware
+            when ``tracing`` is on. The server and the test clients call this.
         admin: The ASGI app of the admin port.
         threads: The thread pool plain (``def``) responders run on (``server.threads``).
         metrics: This process's :class:`MetricsRegistry` (the admin port's ``/metrics``).
+        prometheus: The Prometheus export (the admin port's ``/metrics/prometheus``).
         statsd: The statsd sink, or ``None`` when ``metrics.statsd`` is absent.
+        tracing: The OpenTelemetry tracing, or ``None`` when ``tracing`` is absent.
         tasks: The admin tasks (``gc`` and ``log-level`` built in).
 
     Raises:
-        ConfigError: The access or request log file cannot be opened.
+        ConfigError: The access or request log file cannot be opened, or ``tracing`` is
+            on without the ``[otel]`` extra.
     """
 
     def __init__(
@@ -135,24 +144,42 @@ class Service:
         self.threads = ThreadPool(self.config.server.threads, "handler")
         self.managed = ManagedObjects(self.threads)
         self._router = Router(self.threads)
-        self.statsd = metric_sink(self.config.metrics.statsd, name)
-        self.metrics = MetricsRegistry(self.statsd)
+        self.prometheus = PrometheusSink()
+        self.statsd = statsd_sink(self.config.metrics.statsd, name)
+        sink = self.prometheus if self.statsd is None else FanOut(self.prometheus, self.statsd)
+        self.metrics = MetricsRegistry(sink)
+        self._gauges_due = 0.0
+        tracing = self.config.tracing
+        self.tracing = Tracing(tracing, name, version) if tracing is not None else None
         # The app port's first middleware; the server also reports here the requests its
         # HTTP parser refused.
-        self.observer = ObserveMiddleware.from_config(self.config.logging, self.metrics)
+        self.observer = ObserveMiddleware.from_config(
+            self.config.logging, self.metrics, find_route=self._route_of, tracing=self.tracing
+        )
         self.app: falcon.asgi.App[Any, Any] = falcon.asgi.App(
             middleware=[self.observer, *app_middleware(self.config, self.threads)],
             router=self._router,
             request_type=Request,
         )
+        self.asgi: Any = self.app if self.tracing is None else self.tracing.wrap(self.app)
         self.app.req_options.strip_url_path_trailing_slash = True
         install_media_handlers(self.app)
         install_error_handling(self.app)
         if self.config.openapi:
             # Served but not listed: the document describes the service's own routes.
             self.app.add_route(OPENAPI_PATH, OpenAPIResource(self.openapi))
-        self.tasks = builtin_tasks()
-        self.admin = build_admin_app(self.health, self.lifecycle, self.metrics, self.tasks)
+        self.tasks = builtin_tasks(name)
+        self.admin = build_admin_app(
+            self.health, self.lifecycle, self.metrics, self.tasks, prometheus=self.prometheus
+        )
+
+    def _route_of(self, req: Request) -> str | None:
+        """The template of the route ``req`` asks for, found again (it was refused first)."""
+        try:
+            found = self._router.find(req.path, req)
+        except Exception:  # a path the router cannot even look at has no route
+            return None
+        return found[3] if found is not None else None
 
     def add_route(self, template: str, resource: object, *, suffix: str | None = None) -> None:
         """Serve ``resource``'s ``on_<method>`` responders at ``template``, on every host.
@@ -315,7 +342,11 @@ class Service:
         return self.metrics.timer(name)
 
     def gauge(self, name: str, read: Callable[[], float] | None = None) -> Gauge:
-        """The gauge ``name``: ``.set(value)``, or ``read`` called at every ``/metrics``."""
+        """The gauge ``name``: ``.set(value)``, or ``read`` called when it is exported.
+
+        A gauge that reads is read at every ``/metrics`` and, in each worker, every
+        ``metrics.gauge_seconds`` for statsd and Prometheus.
+        """
         return self.metrics.gauge(name, read)
 
     def buffer_output(self) -> None:
@@ -334,6 +365,19 @@ class Service:
         if self.statsd is not None:
             self.statsd.flush()
 
+    def tick(self, now: float | None = None) -> None:
+        """What a worker does every second: read gauges when due, then :meth:`flush`.
+
+        Every ``metrics.gauge_seconds``, the gauges that read a callable are read and sent
+        to the sinks, and this process's metrics (CPU, memory, open files) are read.
+        """
+        now = time.monotonic() if now is None else now
+        if now >= self._gauges_due:
+            self._gauges_due = now + self.config.metrics.gauge_seconds
+            self.metrics.publish_gauges()
+            self.prometheus.refresh()
+        self.flush()
+
     def close(self) -> None:
         """Stop the thread pool; close the log files and the statsd socket.
 
@@ -344,6 +388,8 @@ class Service:
         self.observer.close()
         if self.statsd is not None:
             self.statsd.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     def routes(self) -> list[RouteInfo]:
         """The app port's routes in the order they were added."""
@@ -361,4 +407,4 @@ class Service:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Serve the app port (so a ``Service`` is itself an ASGI app)."""
-        await self.app(scope, receive, send)
+        await self.asgi(scope, receive, send)

@@ -37,7 +37,7 @@ __all__ = ["StatsdCapture", "admin_client", "client"]
 
 def client(service: Service) -> testing.TestClient:
     """A :class:`falcon.testing.TestClient` for the service's app port."""
-    return testing.TestClient(service.app)
+    return testing.TestClient(service.asgi)
 
 
 def admin_client(service: Service) -> testing.TestClient:

@@ -73,7 +73,7 @@ def test_admin_endpoints(serve, service_root):
         assert b"MainThread" in body
 
         status, _, body = request(admin, "GET", "/tasks")
-        assert [t["name"] for t in json.loads(body)["tasks"]] == ["gc", "log-level"]
+        assert [t["name"] for t in json.loads(body)["tasks"]] == ["gc", "log-level", "profile"]
         assert request(admin, "POST", "/tasks/gc")[0] == 200
         status, _, body = request(
             admin, "POST", "/tasks/log-level?logger=acme_widgets&level=DEBUG&duration=5"

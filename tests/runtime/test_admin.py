@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import pstats
+import re
+import threading
 import time
 
 import pytest
+from falcon import testing
 
 from scaffold.runtime import DefinitionError, HealthResult, Service, TaskError, parse_config
 from scaffold.runtime.server._arbiter import SharedFlag
@@ -97,7 +103,7 @@ def test_tasks_list(service):
     """/tasks lists built-in and added tasks, sorted."""
     service.add_task("flush-cache", lambda params: None, description="Empty the cache.")
     tasks = admin_client(service).simulate_get("/tasks").json["tasks"]
-    assert [t["name"] for t in tasks] == ["flush-cache", "gc", "log-level"]
+    assert [t["name"] for t in tasks] == ["flush-cache", "gc", "log-level", "profile"]
     assert tasks[0] == {
         "name": "flush-cache",
         "method": "POST",
@@ -185,3 +191,72 @@ def test_service_tasks(service):
         service.add_task("reindex", reindex)
     with pytest.raises(DefinitionError, match="lowercase"):
         service.add_task("Bad Name", reindex)
+
+
+def _square_sum() -> int:
+    return sum(i * i for i in range(2000))
+
+
+def _busy_thread(stop: threading.Event) -> None:
+    """CPU work in a thread of its own: the profile must see it, not only the caller's thread."""
+    while not stop.is_set():
+        _square_sum()
+
+
+def test_profile_task_returns_a_pstats_file_of_every_thread(service, tmp_path):
+    """POST /tasks/profile?seconds=1 answers a pstats download that sees other threads' work."""
+    stop = threading.Event()
+    worker = threading.Thread(target=_busy_thread, args=(stop,), name="busy")
+    worker.start()
+    try:
+        result = admin_client(service).simulate_post("/tasks/profile", params={"seconds": "1"})
+    finally:
+        stop.set()
+        worker.join()
+    assert result.status_code == 200
+    assert result.headers["content-type"] == "application/octet-stream"
+    disposition = result.headers["content-disposition"]
+    assert re.fullmatch(
+        rf'attachment; filename="{service.name}-{os.getpid()}-\d{{8}}T\d{{6}}Z\.pstats"',
+        disposition,
+    ), disposition
+    path = tmp_path / "profile.pstats"
+    path.write_bytes(result.content)
+    stats = pstats.Stats(str(path))
+    functions = {name for (_, _, name) in stats.stats}  # type: ignore[attr-defined]
+    assert "_square_sum" in functions
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"seconds": "0"}, {"seconds": "61"}, {"seconds": "1.5"}, {"seconds": "1", "clock": "gpu"}],
+    ids=["missing", "zero", "too-long", "fraction", "bad-clock"],
+)
+def test_profile_task_rejects_bad_parameters(service, params):
+    """seconds is a whole number 1-60 and clock cpu or wall; else 400, at once."""
+    started = time.monotonic()
+    result = admin_client(service).simulate_post("/tasks/profile", params=params)
+    assert result.status_code == 400
+    assert result.headers["content-type"] == "application/problem+json"
+    assert result.json["detail"].startswith("task profile: ")
+    assert time.monotonic() - started < 1
+
+
+def test_profile_task_is_post_only_and_one_at_a_time(service):
+    """GET is 405; a second profile while one runs is 409."""
+    assert admin_client(service).simulate_get("/tasks/profile").status_code == 405
+
+    async def two_profiles() -> tuple[int, int, str]:
+        async with testing.ASGIConductor(service.admin) as conductor:
+            first = asyncio.create_task(
+                conductor.simulate_post("/tasks/profile", params={"seconds": "2"})
+            )
+            await asyncio.sleep(0.5)
+            second = await conductor.simulate_post("/tasks/profile", params={"seconds": "1"})
+            return (await first).status_code, second.status_code, second.json["detail"]
+
+    assert asyncio.run(two_profiles()) == (
+        200,
+        409,
+        "A profile of this worker is already running.",
+    )

@@ -185,7 +185,7 @@ def test_unknown_key_suggests_the_right_one() -> None:
 def test_unknown_key_without_close_match_lists_keys() -> None:
     """With no close match, the known keys are listed."""
     (line,) = problems("metrics: {prometheus: {}}")
-    assert line == "metrics.prometheus: unknown key (known keys: statsd)"
+    assert line == "metrics.prometheus: unknown key (known keys: statsd, gauge_seconds)"
 
 
 def test_all_problems_are_reported_at_once() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 
 import falcon
 import pytest
+from falcon import testing
 
 from scaffold.runtime import Config, DefinitionError, MetricsRegistry, Service, parse_config
 from scaffold.runtime.observability._metrics import RESERVOIR_SIZE, Timer, route_metric_name
@@ -253,3 +255,118 @@ def test_metrics_endpoint_names_the_worker():
         "p95",
         "p99",
     }
+
+
+def _auth_config(extra: str = "") -> Config:
+    from scaffold.runtime.passwords import hash_password
+
+    encoded = hash_password("s3cret")
+    return parse_config(
+        "logging:\n  access_log: null\n"
+        f'auth:\n  basic:\n    users:\n      ada: "{encoded}"\n'
+        "server:\n  max_body_bytes: 8\n  max_in_flight: 1\n"
+        'cors:\n  allow_origins: ["https://app.example.com"]\n' + extra,
+        env={},
+    )
+
+
+def test_requests_refused_before_routing_count_under_their_route():
+    """401, 413 and a CORS preflight on a real route are that route's, not unmatched."""
+    with StatsdCapture(prefix="acme") as statsd:
+        service = build(statsd.apply(_auth_config()))
+        app = client(service)
+        assert app.simulate_get("/v1/greetings/Ada").status_code == 401
+        big = app.simulate_post(
+            "/v1/greetings/Ada",
+            body=b"x" * 9,
+            headers={"Content-Type": "application/json", "Authorization": "Basic YWRhOnMzY3JldA=="},
+        )
+        assert big.status_code == 413
+        preflight = app.simulate_options(
+            "/v1/greetings/Ada",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "GET",
+            },
+        )
+        assert preflight.status_code == 204
+        assert app.simulate_get("/nowhere").status_code == 401
+        statsd.wait_for(8)
+        assert statsd.counters() == {
+            "acme.v1.greetings.name.GET.401": 1,
+            "acme.v1.greetings.name.POST.413": 1,
+            "acme.v1.greetings.name.OPTIONS.204": 1,
+            "acme.unmatched.GET.401": 1,
+        }
+        counters = admin_client(service).simulate_get("/metrics").json["counters"]
+        assert counters["v1.greetings.name.GET.401"] == 1
+
+
+def test_shed_requests_count_under_their_route():
+    """A 503 from max_in_flight is counted under the route the request asked for."""
+    service = build(
+        parse_config("logging:\n  access_log: null\nserver:\n  max_in_flight: 1\n", env={})
+    )
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class Slow:
+        async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            started.set()
+            await release.wait()
+
+    service.add_route("/slow", Slow())
+
+    async def scenario() -> tuple[int, int]:
+        async with testing.ASGIConductor(service.asgi) as conductor:
+            slow = asyncio.create_task(conductor.simulate_get("/slow"))
+            await started.wait()
+            shed = await conductor.simulate_get("/v1/greetings/Ada")
+            release.set()
+            return (await slow).status_code, shed.status_code
+
+    assert asyncio.run(scenario()) == (200, 503)
+    counters = admin_client(service).simulate_get("/metrics").json["counters"]
+    assert counters == {"slow.GET.200": 1, "v1.greetings.name.GET.503": 1}
+
+
+def test_dogstatsd_tags_carry_route_method_and_status():
+    """metrics.statsd.tags sends one counter and one timer name, tagged per request."""
+    with StatsdCapture(prefix="acme") as statsd:
+        config = statsd.apply(QUIET)
+        config = parse_config(
+            "logging:\n  access_log: null\n"
+            f"metrics:\n  statsd:\n    port: {statsd.port}\n    prefix: acme\n    tags: true\n",
+            env={},
+        )
+        app = client(build(config))
+        app.simulate_get("/v1/greetings/Ada")
+        app.simulate_get("/v1/greetings/Ada", params={"status": "404"})
+        lines = statsd.wait_for(4)
+    assert lines[0] == "acme.http.requests:1|c|#route:v1.greetings.name,method:GET,status:200"
+    assert lines[2] == "acme.http.requests:1|c|#route:v1.greetings.name,method:GET,status:404"
+    for line in (lines[1], lines[3]):
+        name, _, rest = line.partition(":")
+        value, _, tags = rest.partition("|ms|")
+        assert name == "acme.http.request_duration"
+        assert float(value) >= 0
+        assert tags == "#route:v1.greetings.name,method:GET"
+
+
+def test_gauges_that_read_are_sent_on_the_interval():
+    """tick() reads gauges that read a callable every metrics.gauge_seconds, not more often."""
+    readings = iter([3.0, 5.0, 8.0])
+    with StatsdCapture(prefix="acme") as statsd:
+        config = parse_config(
+            "logging:\n  access_log: null\n"
+            f"metrics:\n  gauge_seconds: 10\n  statsd:\n    port: {statsd.port}\n    prefix: acme\n",
+            env={},
+        )
+        service = build(config)
+        service.gauge("queue.depth", lambda: next(readings))
+        service.gauge("set.by.hand").set(1.5)
+        service.tick(now=100.0)
+        service.tick(now=105.0)  # not due yet
+        service.tick(now=110.0)
+        lines = statsd.wait_for(3)
+        assert statsd.collect(timeout=0.2) == lines
+    assert lines == ["acme.set.by.hand:1.5|g", "acme.queue.depth:3.0|g", "acme.queue.depth:5.0|g"]

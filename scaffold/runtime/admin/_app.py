@@ -13,11 +13,11 @@ import falcon
 import falcon.asgi
 
 from scaffold.runtime.admin._health import HealthRegistry
-from scaffold.runtime.admin._tasks import Task, TaskError, TaskRegistry
+from scaffold.runtime.admin._tasks import Download, Task, TaskError, TaskRegistry
 from scaffold.runtime.context import Request
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.jsonio import dumps, install_media_handlers
-from scaffold.runtime.observability import MetricsRegistry, ObserveMiddleware
+from scaffold.runtime.observability import MetricsRegistry, ObserveMiddleware, PrometheusSink
 from scaffold.runtime.routing import Router
 from scaffold.runtime.threadpool import ThreadPool
 
@@ -98,6 +98,15 @@ class _Metrics:
         resp.data = dumps(self.registry.snapshot())
 
 
+class _Prometheus:
+    def __init__(self, sink: PrometheusSink) -> None:
+        self.sink = sink
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        # Reading every worker's files is file I/O: off the loop.
+        resp.data, resp.content_type = await asyncio.to_thread(self.sink.exposition)
+
+
 class _Threads:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         frames = sys._current_frames()
@@ -132,6 +141,11 @@ class _TaskRunner:
             result = await asyncio.to_thread(self.task.func, params)
         except TaskError as ex:
             raise falcon.HTTPBadRequest(description=f"task {self.task.name}: {ex}") from ex
+        if isinstance(result, Download):
+            resp.content_type = result.content_type
+            resp.downloadable_as = result.filename
+            resp.data = result.data
+            return
         resp.content_type = falcon.MEDIA_JSON
         document = {"task": self.task.name, "pid": os.getpid(), "result": result}
         resp.data = dumps(document, default=str)
@@ -147,6 +161,8 @@ def build_admin_app(
     lifecycle: Lifecycle,
     metrics: MetricsRegistry | None = None,
     tasks: TaskRegistry | None = None,
+    *,
+    prometheus: PrometheusSink | None = None,
 ) -> falcon.asgi.App[Any, Any]:
     """Return the admin ASGI app for one service.
 
@@ -158,6 +174,7 @@ def build_admin_app(
         lifecycle: Draining state, for readiness.
         metrics: The metrics registry behind ``/metrics``.
         tasks: The tasks under ``/tasks``.
+        prometheus: The export behind ``/metrics/prometheus`` (none: no such route).
     """
     app = falcon.asgi.App(
         middleware=[ObserveMiddleware(access_log=None, request_log=None, metrics=None)],
@@ -172,6 +189,8 @@ def build_admin_app(
     app.add_route("/health/live", _Live())
     app.add_route("/health/ready", _Ready(registry, lifecycle))
     app.add_route("/metrics", _Metrics(metrics or MetricsRegistry()))
+    if prometheus is not None:
+        app.add_route("/metrics/prometheus", _Prometheus(prometheus))
     app.add_route("/threads", _Threads())
     tasks = tasks or TaskRegistry()
     app.add_route("/tasks", _TaskList(tasks))

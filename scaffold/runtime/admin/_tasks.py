@@ -1,8 +1,9 @@
 """Admin tasks: named operations run with ``POST /tasks/<name>`` on the admin port.
 
 A task is a callable taking the query parameters (``dict[str, str]``) and returning what the
-response's ``result`` member shows (JSON-able, or ``None``). It raises :class:`TaskError` for
-bad parameters (400). A task runs in the worker process that received the request.
+response's ``result`` member shows (JSON-able, or ``None``), or a :class:`Download`, which is
+sent as a file. It raises :class:`TaskError` for bad parameters (400). A task runs in the
+worker process that received the request.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ _TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 class TaskError(Exception):
     """Raised by a task for bad input: the admin port answers 400 with this message."""
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a task returns to answer with a file instead of JSON."""
+
+    data: bytes
+    filename: str
+    content_type: str = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -145,15 +155,3 @@ def _duration(raw: str | None) -> float:
         msg = f"duration must be > 0 and <= {MAX_LOG_LEVEL_SECONDS:g} seconds"
         raise TaskError(msg)
     return value
-
-
-def builtin_tasks() -> TaskRegistry:
-    """A registry holding the tasks every service offers: ``gc`` and ``log-level``."""
-    tasks = TaskRegistry()
-    tasks.add("gc", run_gc, "Run a full garbage collection in the worker that answers.")
-    tasks.add(
-        "log-level",
-        LogLevelTask(),
-        "Set ?logger=NAME (default root) to ?level=LEVEL for ?duration=SECONDS (600).",
-    )
-    return tasks

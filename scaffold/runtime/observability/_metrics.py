@@ -97,6 +97,33 @@ class MetricSink(Protocol):
         """Count one request of ``series`` that ended with ``status`` after ``ms``."""
 
 
+class FanOut:
+    """One sink that passes every update on to several (Prometheus and statsd)."""
+
+    def __init__(self, *sinks: MetricSink) -> None:
+        self.sinks = sinks
+
+    def incr(self, name: str, count: int) -> None:
+        """Pass it on."""
+        for sink in self.sinks:
+            sink.incr(name, count)
+
+    def timing(self, name: str, ms: float) -> None:
+        """Pass it on."""
+        for sink in self.sinks:
+            sink.timing(name, ms)
+
+    def gauge(self, name: str, value: float) -> None:
+        """Pass it on."""
+        for sink in self.sinks:
+            sink.gauge(name, value)
+
+    def request(self, series: RouteSeries, status: int, ms: float) -> None:
+        """Pass it on."""
+        for sink in self.sinks:
+            sink.request(series, status, ms)
+
+
 class Counter:
     """A count that goes up (``inc``) and down (``dec``)."""
 
@@ -128,7 +155,11 @@ class Counter:
 
 
 class Gauge:
-    """A value that is set (``set``), or read from a callable at every ``/metrics``."""
+    """A value that is set (``set``), or read from a callable.
+
+    A gauge that reads a callable is read at every ``/metrics``, and every
+    ``metrics.gauge_seconds`` in each worker, which sends the value to the sink.
+    """
 
     def __init__(
         self, name: str, sink: MetricSink | None = None, read: Callable[[], float] | None = None
@@ -148,10 +179,21 @@ class Gauge:
                 return None
         return self._value
 
+    @property
+    def reads(self) -> bool:
+        """Whether the value comes from a callable."""
+        return self._read is not None
+
     def set(self, value: float) -> None:
         """Set the value (here and in statsd)."""
         self._value = value
         if self._sink is not None:
+            self._sink.gauge(self.name, value)
+
+    def publish(self) -> None:
+        """Read the callable and send the value to the sink (a worker does it periodically)."""
+        value = self.value
+        if value is not None and self._sink is not None:
             self._sink.gauge(self.name, value)
 
 
@@ -326,6 +368,12 @@ class MetricsRegistry:
         with self._lock:
             return self._series.setdefault((template, method), made)
 
+    def publish_gauges(self) -> None:
+        """Read every gauge that reads a callable and send its value to the sink."""
+        for metric in list(self._metrics.values()):
+            if isinstance(metric, Gauge) and metric.reads:
+                metric.publish()
+
     def snapshot(self) -> dict[str, Any]:
         """The ``/metrics`` document: which worker answered, then every metric by kind."""
         counters: dict[str, int] = {}
@@ -343,7 +391,7 @@ class MetricsRegistry:
             "pid": os.getpid(),
             "scope": (
                 "this worker process only: each gunicorn worker keeps its own registry; "
-                "statsd has the totals"
+                "/metrics/prometheus and statsd have every worker's totals"
             ),
             "counters": counters,
             "gauges": gauges,

@@ -14,11 +14,17 @@ for the response (as ``curl -v`` does)::
 JSON bodies are logged with ``redact_fields`` replaced at any depth (keys compared without
 case); any other body is logged by size and type only, since a form or a binary upload can
 hide a secret anywhere. Query parameters named like a redacted field are redacted too.
+
+With ``logging.format: json`` each exchange is one JSON object instead
+(:class:`JSONRequestLog`): ``time``, ``request_id``, ``method``, ``target``, ``protocol``,
+``request`` (``headers``, ``body``), ``status``, ``response`` (``headers``, ``body``) and
+``duration_ms``; a JSON body is the (redacted) document itself, any other a description.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -28,6 +34,7 @@ import falcon.asgi
 from scaffold.runtime.bodytap import BodyTap
 from scaffold.runtime.config_schema import DEFAULT_REDACT_HEADERS
 from scaffold.runtime.errors import status_phrase
+from scaffold.runtime.observability._logconfig import json_line, rfc3339
 from scaffold.runtime.observability._logfile import LogFile
 
 if TYPE_CHECKING:
@@ -123,14 +130,18 @@ class RequestLog:
             parts.append(part)
         return f"{req.path}?{'&'.join(parts)}"
 
-    def _headers(self, items: Iterable[tuple[str, str]]) -> list[str]:
-        out = []
-        for name, value in sorted(items):
-            shown = REDACTED if name.lower() in self.redact_headers else value
-            out.append(f"{name.title()}: {_one_line(shown)}")
-        return out
+    def _header_pairs(self, items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Headers sorted by name, title-cased, with the redacted ones replaced."""
+        return [
+            (name.title(), REDACTED if name.lower() in self.redact_headers else value)
+            for name, value in sorted(items)
+        ]
 
-    def _request_body(self, req: Request, tap: BodyTap | None) -> str:
+    def _headers(self, items: Iterable[tuple[str, str]]) -> list[str]:
+        return [f"{name}: {_one_line(value)}" for name, value in self._header_pairs(items)]
+
+    def _request_body(self, req: Request, tap: BodyTap | None) -> Any:
+        """The redacted JSON document of the request body, or a description of it."""
         declared = req.content_length
         if tap is None or tap.total == 0:
             if declared:
@@ -140,22 +151,73 @@ class RequestLog:
 
     def _response_body(
         self, req: Request, resp: falcon.asgi.Response, status: int, body: bytes | None
-    ) -> str:
+    ) -> Any:
+        """The redacted JSON document of the response body, or a description of it."""
         if req.method == "HEAD" or status in (204, 304) or status < 200:
             return "(no body)"
         if body is None:
             return "(streamed body)" if resp.stream is not None else "(no body)"
         return self._body(body, len(body), resp.content_type)
 
-    def _body(self, data: bytes, total: int, content_type: str | None) -> str:
+    def _body(self, data: bytes, total: int, content_type: str | None) -> Any:
         kind = content_type or "no Content-Type"
         if not _is_json(content_type) or total > MAX_LOGGED_BODY:
             return f"(body of {total} bytes, {kind})"
         try:
-            doc = json.loads(data)
-            return json.dumps(redact_json(doc, self.redact_fields))
+            return _Document(redact_json(json.loads(data), self.redact_fields))
         except (ValueError, RecursionError):
             return f"(body of {total} bytes, {kind}, not valid JSON)"
+
+
+class _Document:
+    """A redacted JSON body (as opposed to a description of a body that is not logged)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return json.dumps(self.value)
+
+
+class JSONRequestLog(RequestLog):
+    """Write one JSON object per exchange (``logging.format: json``)."""
+
+    def record(
+        self,
+        req: Request,
+        resp: falcon.asgi.Response,
+        *,
+        status: int,
+        body: bytes | None,
+        elapsed: float,
+    ) -> None:
+        """Write the object for one finished request (see :meth:`RequestLog.record`)."""
+        request_body = self._request_body(req, req.context.body_tap)
+        response_body = self._response_body(req, resp, status, body)
+        document = {
+            "time": rfc3339(req.context.started or time.time()),
+            "request_id": req.context.request_id,
+            "method": req.method,
+            "target": self._target(req),
+            "protocol": f"HTTP/{req.scope.get('http_version', '1.1')}",
+            "request": {
+                "headers": dict(self._header_pairs(req.headers.items())),
+                "body": _json_value(request_body),
+            },
+            "status": status,
+            "response": {
+                "headers": dict(self._header_pairs(resp.headers.items())),
+                "body": _json_value(response_body),
+            },
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        self.log_file.write(json_line(document) + "\n")
+
+
+def _json_value(body: Any) -> Any:
+    return body.value if isinstance(body, _Document) else body
 
 
 def _one_line(value: str) -> str:

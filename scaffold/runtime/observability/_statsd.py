@@ -53,11 +53,13 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         host: statsd host name or address.
         port: statsd UDP port.
         prefix: Prepended to every metric name (``prefix.name``); empty for none.
+        tags: Send each request's route, method and status as DogStatsD tags.
     """
 
-    def __init__(self, host: str, port: int, prefix: str = "") -> None:
+    def __init__(self, host: str, port: int, prefix: str = "", *, tags: bool = False) -> None:
         self.host = host
         self.port = port
+        self.tags = tags
         self._prefix = prefix or None
         self._maxudpsize = MAX_UDP_SIZE
         self._lock = threading.Lock()
@@ -70,7 +72,7 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         self._queued_size = 0
         self._flush_scheduled = False
         self._max_size = MAX_UDP_SIZE
-        self._heads: dict[tuple[RouteSeries, int], bytes] = {}
+        self._heads: dict[tuple[RouteSeries, int], tuple[bytes, bytes]] = {}
         self.buffered = False
         self._resolve()
 
@@ -215,14 +217,26 @@ class StatsdSink(StatsClientBase):  # type: ignore[misc]
         super().gauge(name, value, rate, delta)
 
     def request(self, series: RouteSeries, status: int, ms: float) -> None:
-        """Queue ``<route>.<METHOD>.<status>:1|c`` and ``<route>.<METHOD>:<ms>|ms``.
+        """Queue the request's counter and timer lines.
 
-        Both lines but the duration are made once per route, method and status.
+        By name, ``<route>.<METHOD>.<status>:1|c`` and ``<route>.<METHOD>:<ms>|ms``; with
+        :attr:`tags`, ``http.requests:1|c|#route:<route>,method:<METHOD>,status:<status>``
+        and ``http.request_duration:<ms>|ms|#route:<route>,method:<METHOD>``. Everything
+        but the duration is made once per route, method and status.
         """
-        head = self._heads.get((series, status))
-        if head is None:
-            counter = self.full_name(f"{series.name}.{status}")
-            timer = self.full_name(series.name)
-            head = f"{counter}:1|c\n{timer}:".encode("ascii", "replace")
-            self._heads[(series, status)] = head
-        self.queue(b"%s%.6f|ms" % (head, ms))
+        parts = self._heads.get((series, status))
+        if parts is None:
+            parts = self._heads[(series, status)] = self._request_lines(series, status)
+        self.queue(b"%s%.6f%s" % (parts[0], ms, parts[1]))
+
+    def _request_lines(self, series: RouteSeries, status: int) -> tuple[bytes, bytes]:
+        if self.tags:
+            route = f"route:{series.route},method:{series.method}"
+            counter = f"{self.full_name('http.requests')}:1|c|#{route},status:{status}"
+            head = f"{counter}\n{self.full_name('http.request_duration')}:"
+            tail = f"|ms|#{route}"
+        else:
+            counter = f"{self.full_name(f'{series.name}.{status}')}:1|c"
+            head = f"{counter}\n{self.full_name(series.name)}:"
+            tail = "|ms"
+        return head.encode("ascii", "replace"), tail.encode("ascii", "replace")

@@ -14,9 +14,10 @@ from gunicorn.app.base import BaseApplication
 
 from scaffold.runtime.config import Config
 from scaffold.runtime.exceptions import ConfigError
-from scaffold.runtime.observability import configure_logging
+from scaffold.runtime.observability import MultiprocessFolder, configure_logging, report_error
 from scaffold.runtime.server._arbiter import DrainingArbiter, SharedFlag
 from scaffold.runtime.server._listeners import check_addresses, describe, split_listeners
+from scaffold.runtime.server._logger import GunicornLogger
 from scaffold.runtime.server._worker import Worker, remember_master_signals
 from scaffold.runtime.service import Service
 from scaffold.runtime.tls import listener_contexts
@@ -84,6 +85,8 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         self.plan = ListenerPlan.for_config(self.config)
         check_addresses(self.config.server)
         self.draining = SharedFlag()
+        # Before any service is built here: the workers write their Prometheus metrics there.
+        self.metrics_folder = MultiprocessFolder()
         super().__init__()
 
     def run(self) -> None:
@@ -91,7 +94,7 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         try:
             DrainingArbiter(self).run()
         except RuntimeError as ex:
-            print(f"\nError: {ex}\n", file=sys.stderr, flush=True)
+            report_error(str(ex))
             sys.exit(1)
 
     # gunicorn's hooks ---------------------------------------------------------------
@@ -140,16 +143,22 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
             "graceful_timeout": math.ceil(server.graceful_timeout),
             "accesslog": None,
             "errorlog": "-",
+            "logger_class": GunicornLogger,
             "loglevel": self.config.logging.level.lower(),
             "proc_name": self.options.name,
             "reload": self.options.reload,
             "when_ready": self._when_ready,
             "on_reload": self._when_ready,
             "post_fork": remember_master_signals,
+            "child_exit": self._child_exit,
             # gunicorn >= 24 opens a control socket in $HOME by default; we need none, and
             # two services on one host must not fight over it.
             "control_socket_disable": True,
         }
+
+    def _child_exit(self, arbiter: Any, worker: Any) -> None:
+        """A worker exited: its live gauges leave the Prometheus sums (its counts stay)."""
+        self.metrics_folder.worker_exited(worker.pid)
 
     def _when_ready(self, arbiter: Any) -> None:
         """Say where each port listens (at start and after each reload)."""

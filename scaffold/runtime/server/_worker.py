@@ -1,7 +1,7 @@
 """The worker: gunicorn's ``asgi`` worker, serving each listener with its own app and TLS.
 
 gunicorn's stock ``asgi`` worker serves one app on every listener with one TLS context. Ours
-starts one asyncio server per listener: the app port's listeners serve ``service.app`` (with
+starts one asyncio server per listener: the app port's listeners serve ``service.asgi`` (with
 ``server.tls``), the admin port's serve ``service.admin`` (with ``server.admin_tls``), so the
 accepting listener, never the ``Host`` header, decides which app answers. It also buffers
 the access log and flushes it every second and before exiting, reopens it on ``USR1``, wakes
@@ -25,7 +25,7 @@ from gunicorn.workers.gasgi import ASGIWorker
 
 from scaffold.runtime.errors import PROBLEM_JSON, problem_body, status_phrase
 from scaffold.runtime.managed import ManagedStartError
-from scaffold.runtime.observability import new_request_id, reopen_log_files
+from scaffold.runtime.observability import new_request_id, reopen_log_files, report_error
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 
@@ -45,7 +45,7 @@ class Protocol(ASGIProtocol):  # type: ignore[misc]
     is problem+json with a request id, and the app port logs and counts it.
     """
 
-    refused: Callable[[Any, int, int], None] | None = None
+    refused: Callable[[Any, int, int, str], None] | None = None
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
@@ -95,11 +95,11 @@ class Protocol(ASGIProtocol):  # type: ignore[misc]
         self._safe_write("\r\n".join(head).encode("latin-1") + body)
         if self.refused is not None:
             peer = self.transport.get_extra_info("peername") if self.transport else None
-            self.refused(peer, status, len(body))
+            self.refused(peer, status, len(body), request_id)
 
 
 def _protocol_factory(
-    worker: ASGIWorker, app: Any, refused: Callable[[Any, int, int], None] | None
+    worker: ASGIWorker, app: Any, refused: Callable[[Any, int, int, str], None] | None
 ) -> Callable[[], ASGIProtocol]:
     def make() -> ASGIProtocol:
         protocol = Protocol(worker)
@@ -223,11 +223,11 @@ class Worker(ASGIWorker):  # type: ignore[misc]
                 await service.managed.start()
             except ManagedStartError as ex:
                 # One line for the operator; the master halts with exit code 1.
-                print(f"Error: {ex}", file=sys.stderr, flush=True)
+                report_error(str(ex))
                 sys.exit(WORKER_BOOT_ERROR)
             service.buffer_output()
             refused = service.observer.refused
-            kinds = [(app_sockets, service.app, plan.app_tls, refused)]
+            kinds = [(app_sockets, service.asgi, plan.app_tls, refused)]
             kinds.append((admin_sockets, service.admin, plan.admin_tls, None))
         else:  # gunicorn's error app, after a failed code reload: on every port
             kinds = [(self.sockets, service, None, None)]
@@ -244,7 +244,7 @@ class Worker(ASGIWorker):  # type: ignore[misc]
         while self.alive:
             self.notify()
             if isinstance(service, Service):
-                service.flush()
+                service.tick()
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
