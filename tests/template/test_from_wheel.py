@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from scaffold import DISTRIBUTION
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 ARTEFACTS = ("__pycache__", ".pyc", ".pyo")
 
 pytestmark = pytest.mark.network
@@ -40,14 +44,67 @@ def run(
     return done
 
 
+# What the build hook puts beside the runtime for GET /docs (hatch_build.py's FILES + record).
+SWAGGER_UI = "scaffold/runtime/docs_assets/swagger-ui"
+DOCS_FILES = {
+    f"{SWAGGER_UI}/{name}"
+    for name in (
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+        "index.css",
+        "favicon-32x32.png",
+        "LICENSE",
+        "NOTICE",
+        "swagger-ui-bundle.js.LICENSE.txt",
+        "SOURCE.json",
+    )
+}
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """scaffold's wheel, built from this checkout with its own build backend."""
+def no_npm() -> Iterator[dict[str, str]]:
+    """An environment whose npm registry refuses connections: builds must not need it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield {"npm_config_registry": f"http://127.0.0.1:{sock.getsockname()[1]}/"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, no_npm: dict[str, str]) -> Path:
+    """scaffold's wheel, built from this checkout with its own build backend, npm unreachable.
+
+    The checkout's editable install already holds the verified Swagger UI files, so the build
+    hook must not touch the network, as when ``scaffold vendor`` rebuilds scaffold offline.
+    """
     out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, ROOT)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, ROOT, env=no_npm)
     (built,) = out.glob("*.whl")
     assert built.name.startswith("scaffold_chassis-")
     return built
+
+
+def docs_files(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        return {name for name in archive.namelist() if "/docs_assets/swagger-ui/" in name}
+
+
+def test_the_wheel_carries_swagger_ui_and_its_licence(wheel: Path) -> None:
+    """The files /docs serves, Swagger UI's LICENSE and NOTICE, and their record: nothing more."""
+    assert docs_files(wheel) == DOCS_FILES
+
+
+def test_the_sdist_carries_the_files_and_builds_the_same_wheel_offline(
+    tmp_path: Path, no_npm: dict[str, str]
+) -> None:
+    """sdist, then wheel from it, with no npm registry: the hook finds the files verified."""
+    run(BIN / "hatchling", "build", "-t", "sdist", "-d", tmp_path / "sdist", cwd=ROOT, env=no_npm)
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    out = tmp_path / "wheel"
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet"]
+    # --no-build-isolation: this environment's hatchling builds it, so no index is needed.
+    run(*pip_wheel, "--no-build-isolation", "--no-index", "-w", out, sdist, env=no_npm)
+    (built,) = out.glob("*.whl")
+    assert docs_files(built) == DOCS_FILES
 
 
 def artefacts(root: Path) -> list[str]:
