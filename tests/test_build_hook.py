@@ -19,6 +19,8 @@ from types import ModuleType
 
 import pytest
 
+from scaffold.runtime.docs import ASSETS_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -108,6 +110,7 @@ def test_the_pin_lives_in_pyproject_and_this_tree_holds_its_files() -> None:
     version, integrity = pin["swagger-ui-version"], pin["swagger-ui-integrity"]
     assert version.startswith("5.")
     assert integrity.startswith("sha512-")
+    assert ASSETS_DIR / "swagger-ui" == ROOT / hook.TARGET
     assert hook.is_current(ROOT / hook.TARGET, version, integrity)
 
 
@@ -170,3 +173,12 @@ def test_a_tarball_without_a_needed_file_is_refused(registry: Registry, tmp_path
     registry.body = _tarball({k: v for k, v in GOOD.items() if k != "swagger-ui.css"})
     with pytest.raises(hook.AssetError, match=r"lacks swagger-ui\.css"):
         _ensure(tmp_path / "swagger-ui", registry.url, hook.sri(registry.body))
+
+
+def test_the_page_uses_only_files_the_hook_ships() -> None:
+    """Every Swagger UI file the runtime serves is one the build hook extracts."""
+    from scaffold.runtime import docs
+
+    used = {path.split("/", 1)[1] for path in docs.PAGE_FILES.values() if "/" in path}
+    assert used <= set(hook.FILES)
+    assert {"LICENSE", "NOTICE"} <= set(hook.FILES)

@@ -36,7 +36,7 @@ class Config:
 
     Attributes:
         server, logging, metrics, cors, auth, tracing: The typed sections of DESIGN 4.3.
-        openapi: Serve ``/openapi.json`` on the app port.
+        openapi: Serve ``/openapi.json`` and its page ``/docs`` on the app port.
         app: The service's own section, raw; validate it with :meth:`load_app`.
         source: The file it came from, if any.
     """

@@ -20,6 +20,7 @@ from scaffold.runtime.admin import (
 )
 from scaffold.runtime.config import Config
 from scaffold.runtime.context import Request
+from scaffold.runtime.docs import add_docs_routes
 from scaffold.runtime.errors import install_error_handling
 from scaffold.runtime.exceptions import DefinitionError
 from scaffold.runtime.guards import Check, check_name, class_guards, validate_checks
@@ -168,6 +169,7 @@ class Service:
         if self.config.openapi:
             # Served but not listed: the document describes the service's own routes.
             self.app.add_route(OPENAPI_PATH, OpenAPIResource(self.openapi))
+            add_docs_routes(self.app, name)  # GET /docs: Swagger UI on that document
         self.tasks = builtin_tasks(name)
         self.admin = build_admin_app(
             self.health, self.lifecycle, self.metrics, self.tasks, prometheus=self.prometheus

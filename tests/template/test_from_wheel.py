@@ -47,17 +47,20 @@ def run(
 # What the build hook puts beside the runtime for GET /docs (hatch_build.py's FILES + record).
 SWAGGER_UI = "scaffold/runtime/docs_assets/swagger-ui"
 DOCS_FILES = {
-    f"{SWAGGER_UI}/{name}"
-    for name in (
-        "swagger-ui-bundle.js",
-        "swagger-ui.css",
-        "index.css",
-        "favicon-32x32.png",
-        "LICENSE",
-        "NOTICE",
-        "swagger-ui-bundle.js.LICENSE.txt",
-        "SOURCE.json",
-    )
+    "scaffold/runtime/docs_assets/docs.js",
+    *(
+        f"{SWAGGER_UI}/{name}"
+        for name in (
+            "swagger-ui-bundle.js",
+            "swagger-ui.css",
+            "index.css",
+            "favicon-32x32.png",
+            "LICENSE",
+            "NOTICE",
+            "swagger-ui-bundle.js.LICENSE.txt",
+            "SOURCE.json",
+        )
+    ),
 }
 
 
@@ -85,12 +88,34 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, no_npm: dict[str, str]) -> P
 
 def docs_files(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
-        return {name for name in archive.namelist() if "/docs_assets/swagger-ui/" in name}
+        return {name for name in archive.namelist() if "/docs_assets/" in name}
 
 
 def test_the_wheel_carries_swagger_ui_and_its_licence(wheel: Path) -> None:
     """The files /docs serves, Swagger UI's LICENSE and NOTICE, and their record: nothing more."""
     assert docs_files(wheel) == DOCS_FILES
+
+
+def test_the_installed_wheel_serves_the_docs_page(wheel: Path, tmp_path: Path) -> None:
+    """/docs and every file it loads answer 200 from the installed wheel's own files."""
+    site = tmp_path / "site"
+    run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel)
+    script = """
+import json, re, scaffold
+from falcon import testing
+from scaffold.runtime import Service
+client = testing.TestClient(Service("acme").app)
+page = client.simulate_get("/docs")
+urls = re.findall(r'(?:href|src)="(/docs/[^"]+)"', page.text)
+statuses = [client.simulate_get(url).status_code for url in urls]
+print(json.dumps([scaffold.__file__, page.status_code, statuses]))
+"""
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{sysconfig.get_paths()['purelib']}"}
+    done = run(sys.executable, "-S", "-c", script, cwd=tmp_path, env=env)
+    where, status, assets = json.loads(done.stdout.strip().splitlines()[-1])
+    assert where == str(site / "scaffold" / "__init__.py")
+    assert status == 200
+    assert assets == [200] * 5
 
 
 def test_the_sdist_carries_the_files_and_builds_the_same_wheel_offline(
