@@ -154,6 +154,7 @@ def test_scaffold_wheel_is_the_running_scaffold(vendored: Path) -> None:
         assert "scaffold/runtime/__init__.py" in names
         assert "scaffold/vendor/__init__.py" in names
         assert "scaffold/templates/service/cookiecutter.json" in names
+        assert "scaffold/runtime/docs_assets/swagger-ui/swagger-ui-bundle.js" in names  # /docs
         ours = Path(__file__).resolve().parents[2] / "scaffold" / "runtime" / "__init__.py"
         assert wheel.read("scaffold/runtime/__init__.py") == ours.read_bytes()
 
