@@ -93,7 +93,11 @@ def new_command(
 )
 @click.option("--admin-bind", "admin_binds", multiple=True, help="Admin address (repeatable).")
 @click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
-@click.option("--reload", is_flag=True, help="Restart workers when code changes (development).")
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Development: one worker, reloaded when code or config is saved; survives mistakes.",
+)
 @click.pass_context
 def run_command(
     ctx: click.Context,

@@ -136,9 +136,21 @@ class ServiceLoader:
             service.version = self.project.version
         return service
 
+    @property
+    def top_module(self) -> str:
+        """The service's top-level package (or module), e.g. ``acme_widgets``."""
+        return self.project.factory.partition(":")[0].split(".")[0]
+
+    def source_patterns(self) -> tuple[str, ...]:
+        """``glob`` patterns of the service's source files (what ``--reload`` watches)."""
+        top = self.project.root / self.top_module
+        if top.is_dir():
+            return (str(top / "**" / "*.py"),)
+        return (str(top.with_suffix(".py")),)
+
     def forget_modules(self) -> None:
         """Drop the service's package from ``sys.modules`` so workers import fresh code."""
-        top = self.project.factory.partition(":")[0].split(".")[0]
+        top = self.top_module
         for name in list(sys.modules):
             if name == top or name.startswith(top + "."):
                 del sys.modules[name]

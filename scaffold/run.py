@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaffold.exceptions import ServiceLoadError
 from scaffold.failure import report
 from scaffold.inspect_service import route_table
 from scaffold.loader import Overrides, ServiceLoader, config_problems, load_service
 from scaffold.runtime.observability import configure_logging
-from scaffold.runtime.server import ServeOptions, ServiceApplication
+from scaffold.runtime.server import ServeOptions, ServiceApplication, describe_failure
 
 log = logging.getLogger("scaffold.server")
 
@@ -43,21 +44,40 @@ def run_service(options: RunOptions) -> None:
     here with a clear message; then its modules are forgotten, so each worker (and each
     reload) imports the code afresh.
     """
-    overrides = Overrides(options.binds, options.admin_binds, options.workers)
+    workers = options.workers
+    if options.reload and workers is None:
+        workers = 1  # one process: what a handler keeps in memory stays put between requests
+    overrides = Overrides(options.binds, options.admin_binds, workers)
     loader = ServiceLoader.find(options.config_file, overrides)
     name = loader.project.name
+    serve = ServeOptions(
+        name=name,
+        reload=options.reload,
+        watch=loader.source_patterns() if options.reload else (),
+        root=loader.project.root,
+    )
     with config_problems():
-        application = ServiceApplication(
-            loader.load_config,
-            loader.build,
-            ServeOptions(name=name, reload=options.reload),
-        )
+        application = ServiceApplication(loader.load_config, loader.build, serve)
     configure_logging(application.config.logging)
-    service = load_service(loader, application.config)
-    log.info("serving %s from %s", name, loader.config_path)
-    for line in route_table(service):
-        log.info("route %s", line)
-    service.close()  # the workers build their own; keep no log file or socket in the master
+    if options.reload:
+        log.warning(
+            "--reload is for development: %d worker, reloaded whenever %s or %s is saved; "
+            "a broken save is reported here and answered with 500s until the next good one",
+            workers,
+            loader.top_module,
+            loader.config_path.name,
+        )
+    try:
+        service = load_service(loader, application.config)
+    except ServiceLoadError as ex:
+        if not options.reload:
+            raise
+        log.error("%s", describe_failure(ex, loader.project.root))
+    else:
+        log.info("serving %s from %s", name, loader.config_path)
+        for line in route_table(service):
+            log.info("route %s", line)
+        service.close()  # the workers build their own; keep no log file or socket here
     loader.forget_modules()
     application.run()
 

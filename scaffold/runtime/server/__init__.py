@@ -6,7 +6,8 @@ admin port from the listener that accepted each connection, with TLS per listene
 """
 
 from scaffold.runtime.server._application import ServeOptions, ServiceApplication
+from scaffold.runtime.server._devloop import describe_failure
 from scaffold.runtime.server._listeners import describe
 from scaffold.runtime.server._worker import Worker
 
-__all__ = ["ServeOptions", "ServiceApplication", "Worker", "describe"]
+__all__ = ["ServeOptions", "ServiceApplication", "Worker", "describe", "describe_failure"]

@@ -8,6 +8,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -16,6 +17,7 @@ from scaffold.runtime.config import Config
 from scaffold.runtime.exceptions import ConfigError
 from scaffold.runtime.observability import MultiprocessFolder, configure_logging, report_error
 from scaffold.runtime.server._arbiter import DrainingArbiter, SharedFlag
+from scaffold.runtime.server._devloop import SourceWatcher
 from scaffold.runtime.server._listeners import check_addresses, describe, split_listeners
 from scaffold.runtime.server._logger import GunicornLogger
 from scaffold.runtime.server._worker import Worker, remember_master_signals
@@ -27,10 +29,20 @@ log = logging.getLogger("scaffold.server")
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """What ``scaffold run`` adds to the config: a process name and code reloading."""
+    """What ``scaffold run`` adds to the config: a process name and the development loop.
+
+    Attributes:
+        name: The process name.
+        reload: Reload on every save of ``watch`` or the config file, and keep serving
+            (errors) when the code is broken (:mod:`._devloop`).
+        watch: The service's source files, as ``glob`` patterns.
+        root: The service's folder: a load failure shows only its frames.
+    """
 
     name: str = "service"
     reload: bool = False
+    watch: tuple[str, ...] = ()
+    root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -87,15 +99,23 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
         self.draining = SharedFlag()
         # Before any service is built here: the workers write their Prometheus metrics there.
         self.metrics_folder = MultiprocessFolder()
+        self.watcher: SourceWatcher | None = None
         super().__init__()
 
     def run(self) -> None:
         """Run the gunicorn master (with draining) until it exits."""
+        if self.options.reload:
+            self.watcher = SourceWatcher(self._watched())
+            self.watcher.start()
         try:
             DrainingArbiter(self).run()
         except RuntimeError as ex:
             report_error(str(ex))
             sys.exit(1)
+
+    def _watched(self) -> list[str]:
+        source = self.config.source
+        return [*self.options.watch, *([str(source)] if source is not None else [])]
 
     # gunicorn's hooks ---------------------------------------------------------------
 
@@ -114,6 +134,9 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
 
     def reload(self) -> None:
         """Re-read the config; a broken file keeps the running config instead of exiting."""
+        if self.watcher is not None and self.watcher.last_change is not None:
+            log.info("%s changed: reloading", self.watcher.last_change)
+            self.watcher.last_change = None
         try:
             config = self._load_config()
             plan = ListenerPlan.for_config(config)
@@ -146,7 +169,8 @@ class ServiceApplication(BaseApplication):  # type: ignore[misc]
             "logger_class": GunicornLogger,
             "loglevel": self.config.logging.level.lower(),
             "proc_name": self.options.name,
-            "reload": self.options.reload,
+            # --reload watches files from the master (SourceWatcher), not gunicorn's reloader.
+            "reload": False,
             "when_ready": self._when_ready,
             "on_reload": self._when_ready,
             "post_fork": remember_master_signals,

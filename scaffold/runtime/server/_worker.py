@@ -26,6 +26,7 @@ from gunicorn.workers.gasgi import ASGIWorker
 from scaffold.runtime.errors import PROBLEM_JSON, problem_body, status_phrase
 from scaffold.runtime.managed import ManagedStartError
 from scaffold.runtime.observability import new_request_id, reopen_log_files, report_error
+from scaffold.runtime.server._devloop import describe_failure, failure_app
 from scaffold.runtime.server._listeners import split_listeners
 from scaffold.runtime.service import Service
 
@@ -198,6 +199,21 @@ class Worker(ASGIWorker):  # type: ignore[misc]
         if self._wake is not None:
             self._wake.set()
 
+    def load_wsgi(self) -> None:
+        """Build the service; with ``--reload``, a service that fails to load serves its error.
+
+        Without ``--reload`` the failure stops the worker (and ``scaffold run``) as before.
+        """
+        try:
+            self.asgi = self.app.wsgi()
+        except Exception as ex:
+            options = self.app.options
+            if not options.reload:
+                raise
+            block = describe_failure(ex, options.root)
+            self.log.error("%s", block)
+            self.asgi = failure_app(block)
+
     def run(self) -> None:
         """Serve until told to stop, then close the service (its threads and log files)."""
         try:
@@ -229,7 +245,7 @@ class Worker(ASGIWorker):  # type: ignore[misc]
             refused = service.observer.refused
             kinds = [(app_sockets, service.asgi, plan.app_tls, refused)]
             kinds.append((admin_sockets, service.admin, plan.admin_tls, None))
-        else:  # gunicorn's error app, after a failed code reload: on every port
+        else:  # the service failed to load (--reload): its error answers on every port
             kinds = [(self.sockets, service, None, None)]
         for sockets, app, context, on_refused in kinds:
             for listener in sockets:
