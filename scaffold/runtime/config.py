@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,10 +97,23 @@ def _mask(value: Any, secret_keys: set[str], *, under_secret: bool, path: tuple[
     return value
 
 
-def substitute(text: str, env: Mapping[str, str], *, source: str = "config") -> str:
+def substitute(
+    text: str,
+    env: Mapping[str, str],
+    *,
+    source: str = "config",
+    missing: Callable[[str], str] | None = None,
+) -> str:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in ``text``; ``$${`` stays a literal ``${``.
 
     Lines that are whole comments (first non-blank character ``#``) are not substituted.
+
+    Args:
+        text: The config text.
+        env: The variables.
+        source: How problems name the text (a file name).
+        missing: Called with the name of a variable that is not set and has no default; what
+            it returns replaces it. Without it, such a variable is a problem.
 
     Raises:
         ConfigError: A variable without a default is not set (one line per variable).
@@ -115,6 +128,8 @@ def substitute(text: str, env: Mapping[str, str], *, source: str = "config") -> 
             return env[name]
         if default is not None:
             return default
+        if missing is not None:
+            return missing(name)
         line = text.count("\n", 0, base + match.start()) + 1
         problems.append(f"{source}:{line}: ${{{name}}} is not set and has no default")
         return ""
@@ -145,6 +160,16 @@ def parse_config(
     """
     label = source.name if source else "config"
     text = substitute(text, os.environ if env is None else env, source=label)
+    return validate_config(read_yaml(text, source=source), source=source)
+
+
+def read_yaml(text: str, *, source: Path | None = None) -> dict[str, Any]:
+    """Parse substituted config ``text`` into its mapping of sections (not yet validated).
+
+    Raises:
+        ConfigError: The text is not YAML, or its top level is not a mapping.
+    """
+    label = source.name if source else "config"
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as ex:
@@ -157,9 +182,18 @@ def parse_config(
     if not isinstance(raw, dict):
         msg = f"{label}: the top level must be a mapping of sections, not {type(raw).__name__}"
         raise ConfigError([msg], source=source)
+    return raw
+
+
+def validate_config(raw: Mapping[str, Any], *, source: Path | None = None) -> Config:
+    """Validate the parsed sections of a config (what :func:`read_yaml` returns).
+
+    Raises:
+        ConfigError: Every problem found, each naming its dotted key.
+    """
     schema = ConfigSchema()
     try:
-        loaded = schema.load(raw)
+        loaded = schema.load(dict(raw))
     except ValidationError as ex:
         raise ConfigError(_flatten(ex.messages, schema, ""), source=source) from ex
     return Config(**loaded, source=source)
