@@ -1,16 +1,6 @@
-"""Shared fixtures: the service built from its own config.yml, with defaults only."""
+"""The fixtures of these tests come from scaffold's pytest plugin (scaffold.runtime.testing).
 
-from pathlib import Path
-
-import pytest
-from scaffold.runtime import Service, load_config
-
-from {{ cookiecutter.package_name }}.app import create_service
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def service() -> Service:
-    """The service as `scaffold run` builds it, ignoring the caller's environment."""
-    return create_service(load_config(ROOT / "config.yml", env={}))
+client, anonymous_client, admin_client, service, scaffold_config, statsd and live_server:
+README.md ("Test it") says what each is, and `pytest --fixtures` lists them. Put the
+service's own fixtures here.
+"""
