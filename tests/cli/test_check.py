@@ -34,7 +34,7 @@ def test_valid_config_prints_effective_config(service_dir: Path) -> None:
     assert effective["server"]["bind"] == "127.0.0.1:8080"
     assert effective["server"]["workers"] == 2
     assert effective["logging"]["redact_fields"] == ["password", "token", "secret"]
-    assert effective["app"] == {"default_language": "en"}
+    assert effective["app"] == {"default_language": "en", "min_free_mb": 16}
     assert "2 route(s)" in out
 
 

@@ -51,13 +51,14 @@ def add_slow_routes(root: Path) -> None:
     (package / "slow.py").write_text(SLOW_MODULE)
     app = package / "app.py"
     text = app.read_text()
+    assert text.count("    return service\n") == 1, text
     text = text.replace(
-        '    service.add_health_check("app", app_check)',
+        "    return service\n",
         "    from acme_widgets.slow import Blocking, Release, Sleepy\n\n"
         '    service.add_route("/test/block", Blocking())\n'
         '    service.add_route("/test/release", Release())\n'
         '    service.add_route("/test/sleep", Sleepy())\n'
-        '    service.add_health_check("app", app_check)',
+        "    return service\n",
     )
     app.write_text(text)
 
@@ -150,8 +151,10 @@ def test_reload_option_serves_edited_code(
         json.loads(request(server.app, "GET", "/v1/greetings/Ada")[2])["greeting"] == "Hello, Ada!"
     )
     # The master took the files' times before the worker started: an edit right away counts.
-    resources = service_root / "acme_widgets" / "resources.py"
-    resources.write_text(resources.read_text().replace('"Hello, {name}!"', '"Hi, {name}!"'))
+    greetings = service_root / "acme_widgets" / "greetings.py"
+    source = greetings.read_text()
+    assert '"Hello, {name}!"' in source
+    greetings.write_text(source.replace('"Hello, {name}!"', '"Hi, {name}!"'))
     deadline = time.monotonic() + 20
     greeting = None
     while time.monotonic() < deadline:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from scaffold.loader import load_service
 from scaffold.runtime import load_config, parse_config
+from scaffold.runtime.config_schema import ServerConfig
+from scaffold.runtime.testing import client
 
 
 def test_generated_tests_pass(
@@ -91,3 +94,28 @@ def test_deploy_files_name_the_service(rendered_service: Path) -> None:
     dockerfile = (rendered_service / "Dockerfile").read_text()
     assert "--no-index" in dockerfile
     assert "--require-hashes" in dockerfile
+
+
+def test_readme_says_workers_share_no_memory(rendered_service: Path) -> None:
+    """The README warns that in-memory state is per worker, names the default and what to use."""
+    readme = (rendered_service / "README.md").read_text()
+    state = readme[readme.index("## State") : readme.index("\n## ", readme.index("## State") + 1)]
+    assert f"({ServerConfig().workers} by default)" in state
+    assert "share no memory" in state
+    assert "PostgreSQL" in state and "Redis" in state and "--workers 1" in state
+    assert readme.index("## State") < readme.index("## Layout")  # near the top
+
+
+def test_one_list_of_languages(service_dir: Path) -> None:
+    """A language added to greetings.py is served and valid as app.default_language, nothing else edited."""
+    greetings = service_dir / "acme_widgets" / "greetings.py"
+    source = greetings.read_text()
+    assert '    "es": "¡Hola, {name}!",\n' in source
+    greetings.write_text(source.replace('    "es"', '    "de": "Hallo, {name}!",\n    "es"', 1))
+    config = service_dir / "config.yml"
+    config.write_text(config.read_text().replace("default_language: en", "default_language: de"))
+    service = load_service()
+    answer = client(service).simulate_post("/v1/greetings", json={"name": "Ada", "language": "de"})
+    assert answer.json == {"greeting": "Hallo, Ada!", "language": "de"}
+    assert client(service).simulate_get("/v1/greetings/Ada").json["language"] == "de"
+    service.close()

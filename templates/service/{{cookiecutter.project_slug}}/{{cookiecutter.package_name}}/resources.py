@@ -1,10 +1,14 @@
-"""The HTTP resources of the example greetings API.
+"""The HTTP resources of the example greetings API: HTTP in, the domain (greetings.py) called.
 
 These handlers do no I/O, so they are `async def`: they run on the worker's event loop, the
 fastest way to answer. A handler that calls a blocking library (a database driver, requests,
 a file) must be a plain `def` instead: it then runs on the worker's thread pool
 (`server.threads`) while the loop serves other requests. An `async def` handler that blocks
 stalls every request of its worker until it returns.
+
+Keep nothing in these objects from one request to the next (a dict of widgets, a cache):
+each worker process has its own copy, so the next request, served by another worker, would
+not see it. Keep state in a database or a cache server (README.md, "State").
 """
 
 from typing import Any
@@ -12,18 +16,8 @@ from typing import Any
 import falcon
 from scaffold.runtime import typed
 
+from {{ cookiecutter.package_name }}.greetings import greet
 from {{ cookiecutter.package_name }}.schemas import GreetingRequestSchema, GreetingSchema
-
-TEMPLATES = {
-    "en": "Hello, {name}!",
-    "fr": "Bonjour, {name}!",
-    "es": "¡Hola, {name}!",
-}
-
-
-def greet(name: str, language: str) -> dict[str, str]:
-    """Return the greeting for `name` in `language`."""
-    return {"greeting": TEMPLATES[language].format(name=name), "language": language}
 
 
 class GreetingItem:
@@ -35,7 +29,7 @@ class GreetingItem:
     @typed(response=GreetingSchema)
     async def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
         """Greet `name` in the default language."""
-        return greet(name, self.default_language)
+        return {"greeting": greet(name, self.default_language), "language": self.default_language}
 
 
 class GreetingCollection:
@@ -46,4 +40,4 @@ class GreetingCollection:
         self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
     ) -> dict[str, str]:
         """Greet the person named in the body, in the language asked for."""
-        return greet(body["name"], body["language"])
+        return {"greeting": greet(body["name"], body["language"]), "language": body["language"]}

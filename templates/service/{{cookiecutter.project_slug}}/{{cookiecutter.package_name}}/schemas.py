@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-LANGUAGES = ("en", "fr", "es")
+from {{ cookiecutter.package_name }}.greetings import LANGUAGES
 
 
 class AppSettingsSchema(Schema):
@@ -10,6 +10,9 @@ class AppSettingsSchema(Schema):
 
     default_language = fields.String(
         load_default="en", validate=validate.OneOf(LANGUAGES, error="must be one of: {choices}")
+    )
+    min_free_mb = fields.Integer(
+        load_default=16, strict=True, validate=validate.Range(min=0, error="must be >= {min}")
     )
 
 
