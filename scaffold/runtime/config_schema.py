@@ -353,5 +353,8 @@ class ConfigSchema(_Section):
     app = fields.Dict(keys=fields.String())
 
 
-SECTIONS = ("server", "logging", "metrics", "cors", "auth", "tracing", "app")
-"""The keys of ``config.yml`` whose value is a mapping (an empty one may be left blank)."""
+SECTIONS = ("server", "logging", "metrics", "cors", "auth", "app")
+"""The sections of ``config.yml`` that may be left blank (``metrics:`` with only comments).
+
+Not ``tracing``: like ``server.tls`` it is off when absent or null, so a blank ``tracing:``
+(say, with its keys commented out) leaves tracing off; ``tracing: {}`` turns it on."""

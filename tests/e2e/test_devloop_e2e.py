@@ -68,7 +68,9 @@ def test_a_broken_save_keeps_the_server_up_until_the_next_good_one(
     resources.write_text("import acme_widgets.no_such_module\n" + good)
     missing = "No module named 'acme_widgets.no_such_module'"
     wait_for(server, lambda status, body: missing in body.get("detail", ""))
-    resources.write_text(good.replace('"Hello, {name}!"', '"Fixed, {name}!"'))
+    greetings = service_root / "acme_widgets" / "greetings.py"
+    greetings.write_text(greetings.read_text().replace('"Hello, {name}!"', '"Fixed, {name}!"'))
+    resources.write_text(good)
     _, body = wait_for(server, lambda status, body: status == 200)
     assert body["greeting"] == "Fixed, Ada!"
     assert server.stop() == 0

@@ -100,6 +100,23 @@ def test_readme_defaults_table_matches_the_code() -> None:
     assert _readme_defaults() == _code_defaults(ConfigSchema(), Config)
 
 
+@pytest.mark.parametrize(
+    ("text", "on"),
+    [("", False), ("tracing:\n", False), ("tracing: null\n", False), ("tracing: {}\n", True)],
+    ids=["absent", "blank", "null", "empty-mapping"],
+)
+def test_tracing_is_on_only_with_a_mapping(text: str, on: bool) -> None:
+    """Absent, blank or null leaves tracing off; an empty mapping turns it on with defaults."""
+    assert (parse_config(text, env={}).tracing is not None) is on
+
+
+def test_the_effective_config_reads_back_as_itself() -> None:
+    """What ``scaffold check`` prints (unmasked) loads back to the same config."""
+    config = parse_config("server: {workers: 3}\nmetrics: {statsd: {port: 9125}}\n", env={})
+    text = yaml.safe_dump(config.effective(mask_secrets=False), sort_keys=False)
+    assert parse_config(text, env={}) == config
+
+
 def test_bind_may_be_a_list() -> None:
     """server.bind takes a string or a list."""
     config = parse_config('server: {bind: ["127.0.0.1:1", "unix:/tmp/a.sock"]}', env={})

@@ -268,9 +268,6 @@ def write_config(config: Config, path: str | Path) -> Path:
     and a literal ``${`` is escaped as ``$${`` so it is not substituted again.
     """
     data = config.effective(mask_secrets=False)
-    if data.get("tracing") is None:
-        # `tracing: null` would read as an empty section, i.e. tracing on with defaults.
-        data.pop("tracing", None)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).replace("${", "$${")
     target = Path(path)
     target.write_text(text, encoding="utf-8")
