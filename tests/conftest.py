@@ -44,31 +44,46 @@ class Paging(Schema):
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
 
 
-class GreetingItem:
-    @typed(response=GreetingOut)
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
-        return {"greeting": f"Hello, {name}!", "language": "en"}
+def build_example(config: Config | None = None) -> Service:
+    """A service exercising every typed-responder feature.
 
+    Its resources are declared here, not at import time, so each service is built by the
+    runtime's code as it is when the test runs (a mutation-testing run swaps that code per
+    test process, after this module was imported).
+    """
 
-class GreetingCollection:
-    @typed(query=Paging, response=GreetingOut, many=True)
-    def on_get(
-        self, req: falcon.Request, resp: falcon.Response, query: dict[str, Any]
-    ) -> list[dict[str, str]]:
-        return [{"greeting": f"Hello, {i}!", "language": "en"} for i in range(query["limit"])]
+    class GreetingItem:
+        @typed(response=GreetingOut)
+        def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> dict[str, str]:
+            return {"greeting": f"Hello, {name}!", "language": "en"}
 
-    @typed(request=GreetingIn, response=GreetingOut, status=201)
-    def on_post(
-        self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
-    ) -> dict[str, str]:
-        word = "Bonjour" if body["language"] == "fr" else "Hello"
-        return {"greeting": f"{word}, {body['name']}!", "language": body["language"]}
+    class GreetingCollection:
+        @typed(query=Paging, response=GreetingOut, many=True)
+        def on_get(
+            self, req: falcon.Request, resp: falcon.Response, query: dict[str, Any]
+        ) -> list[dict[str, str]]:
+            return [{"greeting": f"Hello, {i}!", "language": "en"} for i in range(query["limit"])]
 
+        @typed(request=GreetingIn, response=GreetingOut, status=201)
+        def on_post(
+            self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
+        ) -> dict[str, str]:
+            word = "Bonjour" if body["language"] == "fr" else "Hello"
+            return {"greeting": f"{word}, {body['name']}!", "language": body["language"]}
 
-class People:
-    @typed(request=Person, status=204)
-    def on_put(self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]) -> None:
-        return None
+    class People:
+        @typed(request=Person, status=204)
+        def on_put(self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]) -> None:
+            return None
+
+    service = Service("example", config)
+    v1 = service.namespace("/v1")
+    v1.add_route("/greetings", GreetingCollection())
+    v1.add_route("/greetings/{name}", GreetingItem())
+    v1.add_route("/people", People())
+    service.add_route("/broken", Broken())
+    service.add_route("/silent", Silent())
+    return service
 
 
 class Broken:
@@ -80,18 +95,6 @@ class Broken:
 class Silent:
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Writes nothing at all."""
-
-
-def build_example(config: Config | None = None) -> Service:
-    """A service exercising every typed-responder feature."""
-    service = Service("example", config)
-    v1 = service.namespace("/v1")
-    v1.add_route("/greetings", GreetingCollection())
-    v1.add_route("/greetings/{name}", GreetingItem())
-    v1.add_route("/people", People())
-    service.add_route("/broken", Broken())
-    service.add_route("/silent", Silent())
-    return service
 
 
 @pytest.fixture

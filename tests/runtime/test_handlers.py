@@ -23,15 +23,20 @@ class Where(Schema):
     thread = fields.String()
 
 
-class Typed:
-    @typed(response=Where)
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
-        log.info("plain handler speaking")
-        return {"thread": threading.current_thread().name}
+def typed_resource() -> object:
+    """A resource with a plain and an async @typed responder (declared per test, not at import)."""
 
-    @typed(response=Where, status=201)
-    async def on_post(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
-        return {"thread": threading.current_thread().name}
+    class Typed:
+        @typed(response=Where)
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
+            log.info("plain handler speaking")
+            return {"thread": threading.current_thread().name}
+
+        @typed(response=Where, status=201)
+        async def on_post(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
+            return {"thread": threading.current_thread().name}
+
+    return Typed()
 
 
 class PlainFalcon:
@@ -47,7 +52,7 @@ def service() -> Iterator[Service]:
     service = Service(
         "x", parse_config("logging: {access_log: null}\nserver: {threads: 2}", env={})
     )
-    service.add_route("/typed", Typed())
+    service.add_route("/typed", typed_resource())
     service.add_route("/plain", PlainFalcon())
     yield service
     service.close()

@@ -53,21 +53,6 @@ def test_openapi_can_be_turned_off(make_example) -> None:
     assert testing.TestClient(service.app).simulate_get("/openapi.json").status_code == 404
 
 
-class _Widgets:
-    @typed(response=_WidgetSchema, responses={404: "No widget has this id.", 409: "Sold out."})
-    async def on_get(self, req: object, resp: object, wid: int) -> dict[str, int]:
-        """One widget."""
-        if wid > 10:
-            raise falcon.HTTPNotFound(description="No widget has this id.")
-        return {"id": wid}
-
-
-class _Plain:
-    @typed(response=_WidgetSchema)
-    async def on_get(self, req: object, resp: object, **params: object) -> dict[str, int]:
-        return {"id": 1}
-
-
 def _document(service: Service) -> dict[str, Any]:
     result = testing.TestClient(service.app).simulate_get("/openapi.json")
     assert result.status_code == 200
@@ -76,6 +61,20 @@ def _document(service: Service) -> dict[str, Any]:
 
 
 def _widget_service(config: str = "") -> Service:
+    # Resources are declared per service, not at import, so @typed runs as the test finds it.
+    class _Widgets:
+        @typed(response=_WidgetSchema, responses={404: "No widget has this id.", 409: "Sold out."})
+        async def on_get(self, req: object, resp: object, wid: int) -> dict[str, int]:
+            """One widget."""
+            if wid > 10:
+                raise falcon.HTTPNotFound(description="No widget has this id.")
+            return {"id": wid}
+
+    class _Plain:
+        @typed(response=_WidgetSchema)
+        async def on_get(self, req: object, resp: object, **params: object) -> dict[str, int]:
+            return {"id": 1}
+
     service = Service("widgets", parse_config(config, env={}), version="2.3.4")
     service.add_route("/widgets/{wid:int(min=1)}", _Widgets())
     service.add_route("/things", _Plain())
