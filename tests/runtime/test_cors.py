@@ -40,7 +40,21 @@ def test_preflight_from_allowed_origin_skips_auth(client) -> None:
     assert result.headers["access-control-allow-origin"] == ORIGIN
     assert result.headers["access-control-allow-methods"] == "POST"
     assert result.headers["access-control-allow-headers"] == "content-type, x-request-id"
-    assert "Origin" in result.headers["vary"]
+    assert result.headers["access-control-max-age"] == "600"
+    assert result.headers["vary"] == "Origin"
+    assert "access-control-expose-headers" not in result.headers  # a preflight exposes nothing
+
+
+def test_only_options_can_be_a_preflight(client) -> None:
+    """Another method carrying preflight headers is an ordinary request: auth and handler run."""
+    headers = {"Origin": ORIGIN, "Access-Control-Request-Method": "DELETE"}
+    guarded = client(f"{{allow_origins: ['{ORIGIN}']}}", auth=True)
+    assert guarded.simulate_delete("/silent", headers=headers).status_code == 401
+    open_ = client(f"{{allow_origins: ['{ORIGIN}']}}")
+    result = open_.simulate_post("/v1/greetings", json={"name": "Ada"}, headers=headers)
+    assert result.status_code == 201
+    assert result.json["greeting"] == "Hello, Ada!"
+    assert "access-control-allow-methods" not in result.headers
 
 
 def test_preflight_from_other_origin_gets_no_cors_headers(client) -> None:
@@ -60,6 +74,7 @@ def test_simple_request_is_marked_and_exposes_request_id(client) -> None:
         assert result.headers["access-control-allow-origin"] == ORIGIN
         assert result.headers["access-control-allow-credentials"] == "true"
         assert result.headers["access-control-expose-headers"] == "ETag, X-Request-Id"
+        assert result.headers["vary"] == "Origin"
 
 
 def test_wildcard_without_credentials(client) -> None:
@@ -68,6 +83,8 @@ def test_wildcard_without_credentials(client) -> None:
         "/v1/greetings/Ada", headers={"Origin": "https://anyone.example"}
     )
     assert result.headers["access-control-allow-origin"] == "*"
+    assert "vary" not in result.headers  # the answer is the same for every origin
+    assert "access-control-allow-credentials" not in result.headers
 
 
 @pytest.mark.parametrize("cors", ["{}", "{allow_origins: []}"], ids=["absent", "empty"])
