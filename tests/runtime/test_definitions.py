@@ -20,14 +20,17 @@ def test_body_schema_on_bodiless_method(method: str) -> None:
         return None
 
     responder.__name__ = f"on_{method}"
-    with pytest.raises(DefinitionError, match="has no body"):
+    with pytest.raises(DefinitionError, match=f"responder: a {method.upper()} request has no body"):
         typed(request=Body)(responder)
 
 
 @pytest.mark.parametrize("role", ["request", "response", "query"])
 def test_not_a_schema(role: str) -> None:
-    """A schema argument that is not a marshmallow Schema is refused."""
-    with pytest.raises(DefinitionError, match="must be a marshmallow Schema"):
+    """A schema argument that is not a marshmallow Schema is refused, naming responder and role."""
+    with pytest.raises(
+        DefinitionError,
+        match=rf"\.Resource\.on_post: {role}= must be a marshmallow Schema class or instance, not <class 'dict'>$",
+    ):
 
         class Resource:
             @typed(**{role: dict})
@@ -44,14 +47,59 @@ def test_typed_needs_a_responder_name() -> None:
             return None
 
 
-def test_bad_status() -> None:
-    """A status outside 100..599 is refused."""
-    with pytest.raises(DefinitionError, match="status=42"):
+@pytest.mark.parametrize("status", [99, 600, 42])
+def test_bad_status(status: int) -> None:
+    """A status outside 100..599 is refused, naming the responder."""
+    with pytest.raises(
+        DefinitionError, match=rf"\.Resource\.on_get: status={status} is not an HTTP status code$"
+    ):
 
         class Resource:
-            @typed(status=42)
+            @typed(status=status)
             def on_get(self, req, resp):  # pragma: no cover - never called
                 return None
+
+
+@pytest.mark.parametrize("status", [100, 204, 599])
+def test_any_http_status_may_be_declared(status: int) -> None:
+    """Every status from 100 to 599 is a valid success status."""
+
+    def on_get(self, req, resp):  # pragma: no cover - never called
+        return None
+
+    assert typed(status=status)(on_get) is on_get
+
+
+@pytest.mark.parametrize(("code", "ok"), [(399, False), (400, True), (599, True), (600, False)])
+def test_responses_keys_are_4xx_or_5xx(code: int, ok: bool) -> None:
+    """responses= takes the codes 400 to 599 and nothing else, naming the responder if not."""
+
+    def on_get(self, req, resp):  # pragma: no cover - never called
+        return None
+
+    declare = typed(responses={code: "why"})
+    if ok:
+        assert declare(on_get) is on_get
+    else:
+        with pytest.raises(
+            DefinitionError,
+            match=rf"\.on_get: responses= keys are 4xx or 5xx status codes, not {code}$",
+        ):
+            declare(on_get)
+
+
+def test_a_callable_without_a_name_is_named_by_its_repr() -> None:
+    """@typed on a callable object (no __name__) is refused, naming it by its repr."""
+
+    class Handler:
+        def __call__(self, req, resp):  # pragma: no cover - never called
+            return None
+
+        def __repr__(self) -> str:
+            return "<handler>"
+
+    with pytest.raises(DefinitionError, match=r"^<handler>: @typed goes on a responder named"):
+        typed(response=Body)(Handler())
 
 
 def test_schema_class_or_instance() -> None:

@@ -93,6 +93,35 @@ def test_log_lines_in_a_plain_handler_carry_the_request_id(
     assert record.request_id_suffix == " request_id=rid-77"
 
 
+@pytest.mark.parametrize("form", ["plain", "async"])
+def test_typed_responders_get_the_request_and_the_response(form: str) -> None:
+    """A typed responder, plain or async, reads the request and sets headers on the response."""
+
+    def answer(req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
+        resp.set_header("X-Seen", req.get_header("X-Name") or "-")
+        return {"thread": req.get_header("X-Name") or "-"}
+
+    class Plain:
+        @typed(response=Where)
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
+            return answer(req, resp)
+
+    class Async:
+        @typed(response=Where)
+        async def on_get(self, req: falcon.Request, resp: falcon.Response) -> dict[str, str]:
+            return answer(req, resp)
+
+    service = Service("x", parse_config("logging: {access_log: null}", env={}))
+    service.add_route("/who", Plain() if form == "plain" else Async())
+    result = testing.TestClient(service.app).simulate_get("/who", headers={"X-Name": "ada"})
+    service.close()
+    assert (result.status_code, result.headers["x-seen"], result.json) == (
+        200,
+        "ada",
+        {"thread": "ada"},
+    )
+
+
 def test_system_exit_in_a_handler_is_a_500_not_a_dead_worker(service: Service) -> None:
     """A handler that raises SystemExit on a pool thread gets a 500; the pool serves on."""
     client = testing.TestClient(service.app)

@@ -57,6 +57,14 @@ def test_duplicate_key_is_named(app: testing.TestClient) -> None:
     assert result.json["detail"] == "The body gives the key 'name' twice in one object."
 
 
+def test_invalid_utf8_names_the_byte(app: testing.TestClient) -> None:
+    """The 400 for a body that is not UTF-8 says where the first bad byte is."""
+    result = app.simulate_post(
+        "/v1/greetings", body=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert result.json["detail"] == "The body is not valid UTF-8 (byte 10)."
+
+
 @pytest.mark.parametrize(
     ("path", "detail"),
     [
