@@ -20,8 +20,12 @@ async def call_asgi(
     query: bytes = b"",
     headers: dict[str, str] | None = None,
     chunks: Sequence[bytes] = (b"",),
+    client: tuple[str, int] | None = ("127.0.0.1", 50000),
 ) -> tuple[int, dict[bytes, bytes], bytes]:
-    """One request to ``app``; returns the status, the headers and the body it sent."""
+    """One request to ``app``; returns the status, the headers and the body it sent.
+
+    ``client`` is the peer's address, ``None`` as on a Unix socket.
+    """
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -36,7 +40,7 @@ async def call_asgi(
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         or [(b"host", b"127.0.0.1")],
         "server": ("127.0.0.1", 8080),
-        "client": ("127.0.0.1", 50000),
+        "client": client,
     }
     events = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}

@@ -10,6 +10,7 @@ from typing import Any
 
 import falcon
 import pytest
+from asgiclient import call_asgi
 from falcon import testing
 from marshmallow import Schema, fields
 
@@ -91,6 +92,47 @@ def test_log_lines_in_a_plain_handler_carry_the_request_id(
         testing.TestClient(service.app).simulate_get("/typed", headers={"X-Request-Id": "rid-77"})
     [record] = [r for r in caplog.records if r.name == "tests.handlers"]
     assert record.request_id_suffix == " request_id=rid-77"
+
+
+def test_request_id_is_cleared_once_the_response_is_done() -> None:
+    """Lines logged after a request, on the same task, carry no stale request id."""
+    from scaffold.runtime.observability._logconfig import RequestIdFilter
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+            self.addFilter(RequestIdFilter())
+            self.setFormatter(logging.Formatter("%(message)s%(request_id_suffix)s"))
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(self.format(record))
+
+    class Speaks:
+        async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            log.info("inside")
+
+    service = Service("x", parse_config("logging: {access_log: null}", env={}))
+    service.add_route("/speaks", Speaks())
+    handler = Lines()
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+    async def connection() -> None:
+        # As a server serves one keep-alive connection: requests in turn, on one task.
+        log.info("before")
+        await call_asgi(service.app, "GET", b"/speaks", headers={"X-Request-Id": "rid-1"})
+        log.info("between")
+        await call_asgi(service.app, "GET", b"/missing", headers={"X-Request-Id": "rid-2"})
+        log.info("after")
+
+    try:
+        asyncio.run(connection())
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(logging.NOTSET)
+        service.close()
+    assert handler.lines == ["before", "inside request_id=rid-1", "between", "after"]
 
 
 @pytest.mark.parametrize("form", ["plain", "async"])
