@@ -446,3 +446,17 @@ def test_streamed_bodies_log_their_declared_length(tmp_path, length, logged):
     service.add_route("/stream", Streams())
     assert client(service).simulate_get("/stream").content == b"hello"
     assert COMBINED.parse(lines(log)[0]).bytes_sent == logged
+
+
+def test_size_is_of_the_body_sent_when_text_and_data_are_both_set(tmp_path):
+    """Falcon sends resp.text over resp.data; %b counts what it sent."""
+    service, log = build(tmp_path)
+
+    class Both:
+        async def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.text = "hello"
+            resp.data = b"not sent at all"
+
+    service.add_route("/both", Both())
+    assert client(service).simulate_get("/both").content == b"hello"
+    assert COMBINED.parse(lines(log)[0]).bytes_sent == 5

@@ -193,7 +193,7 @@ class ObserveMiddleware:
 async def _rendered(resp: falcon.asgi.Response) -> bytes | None:
     """The body falcon will send (it caches rendered media, so this costs no second dump)."""
     data = resp.data
-    if data is not None:
+    if data is not None and resp.text is None:  # falcon sends text when both are set
         return data
     try:
         return await resp.render_body()
