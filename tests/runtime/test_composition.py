@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 import pytest
 from falcon import testing
+from marshmallow import Schema, fields
 
 from scaffold.inspect_service import route_table
 from scaffold.runtime import (
@@ -17,6 +18,7 @@ from scaffold.runtime import (
     Service,
     guard,
     parse_config,
+    typed,
 )
 
 
@@ -176,6 +178,115 @@ def test_guarding_after_routes_or_with_a_non_callable_is_refused() -> None:
         guard("not a check")  # type: ignore[arg-type]
 
 
+def _key_check(name: str) -> Any:
+    """A check that admits only requests carrying X-Key: <name>."""
+
+    def check(req: Any) -> None:
+        if req.get_header("X-Key") != name:
+            raise falcon.HTTPForbidden(description=f"{name} wants its key.")
+
+    async def async_check(req: Any) -> None:
+        check(req)
+
+    check.responses = {403: f"{name} wants its key."}  # type: ignore[attr-defined]
+    return check, async_check
+
+
+@pytest.mark.parametrize("form", ["plain", "async"])
+def test_checks_and_responder_see_the_request(form: str) -> None:
+    """Each check gets the request it guards; the responder behind them gets it too."""
+    plain, async_ = _key_check("k1")
+
+    class Echo:
+        @guard(plain if form == "plain" else async_)
+        async def on_get(self, req: Any, resp: Any) -> None:
+            resp.media = {"key": req.get_header("X-Key")}
+
+    service = Service("x")
+    service.add_route("/echo", Echo())
+    client = testing.TestClient(service.app)
+    assert client.simulate_get("/echo").status_code == 403
+    assert client.simulate_get("/echo", headers={"X-Key": "k1"}).json == {"key": "k1"}
+
+
+def test_stacked_guards_all_run_outermost_first() -> None:
+    """Two @guard decorators on one responder both run, the outer one first."""
+    calls = Calls()
+
+    class Item:
+        @guard(calls.passing("outer"))
+        @guard(calls.passing("inner"))
+        async def on_get(self, req: Any, resp: Any) -> None:
+            calls.seen.append("responder")
+
+    service = Service("x")
+    service.add_route("/item", Item())
+    assert testing.TestClient(service.app).simulate_get("/item").status_code == 200
+    assert calls.seen == ["outer", "inner", "responder"]
+
+
+def test_a_subclass_keeps_the_guards_of_its_bases() -> None:
+    """Guards on a base class guard its subclasses too, base first, then the subclass's own."""
+    calls = Calls()
+
+    @guard(calls.passing("base"))
+    class Base:
+        async def on_get(self, req: Any, resp: Any) -> None:
+            calls.seen.append("responder")
+
+    @guard(calls.passing("child"))
+    class Child(Base):
+        pass
+
+    service = Service("x")
+    service.add_route("/child", Child())
+    assert testing.TestClient(service.app).simulate_get("/child").status_code == 200
+    assert calls.seen == ["base", "child", "responder"]
+
+
+class _RequireKey:
+    """A check written as a callable object (no __qualname__ of its own)."""
+
+    def __call__(self, req: Any) -> None:
+        if not req.get_header("X-Key"):
+            raise falcon.HTTPForbidden(description="No key.")
+
+
+def test_a_callable_object_check_is_named_by_its_class() -> None:
+    """Route tables name a check object by its class."""
+    service = Service("x")
+    service.guard(_RequireKey())
+    service.add_route("/things", _Thing())
+    (line,) = route_table(service)
+    assert line.endswith("guards: _RequireKey")
+    assert testing.TestClient(service.app).simulate_get("/things").status_code == 403
+
+
+class _Widget(Schema):
+    id = fields.Integer()
+
+
+def test_static_method_responders_are_typed_and_guarded() -> None:
+    """A responder declared as a static method is guarded and typed like a method."""
+    plain, _ = _key_check("k2")
+
+    class Widgets:
+        @staticmethod
+        @guard(plain)
+        @typed(response=_Widget)
+        async def on_get(req: Any, resp: Any) -> dict[str, Any]:
+            return {"id": "7", "extra": "dropped by the schema"}
+
+    service = Service("x")
+    service.add_route("/widgets", Widgets())
+    client = testing.TestClient(service.app)
+    assert client.simulate_get("/widgets").status_code == 403
+    assert client.simulate_get("/widgets", headers={"X-Key": "k2"}).json == {"id": 7}
+    responses = service.openapi()["paths"]["/widgets"]["get"]["responses"]
+    assert responses["403"]["description"] == "k2 wants its key."
+    assert "schema" in responses["200"]["content"]["application/json"]
+
+
 class _Thing:
     def __init__(self, who: str = "any") -> None:
         self.who = who
@@ -196,6 +307,8 @@ def hosts_service() -> Service:
 @pytest.mark.parametrize(
     ("host", "who"),
     [
+        ("[::1]:8080", "any"),
+        ("[2001:db8::1]", "any"),
         ("api.example.com", "api"),
         ("API.Example.COM", "api"),
         ("api.example.com.", "api"),
@@ -210,6 +323,16 @@ def test_virtual_hosts_take_precedence_over_every_host_routes(host: str, who: st
     result = testing.TestClient(hosts_service().app).simulate_get("/v1/things", host=host)
     assert result.status_code == 200
     assert result.json == {"who": who}
+
+
+def test_a_host_pattern_may_end_with_a_dot() -> None:
+    """A fully qualified pattern (trailing dot) serves the same name as without the dot."""
+    service = Service("widgets")
+    service.host("api.example.com.").add_route("/v1/things", _Thing("api"))
+    service.add_route("/v1/things", _Thing("any"))
+    client = testing.TestClient(service.app)
+    assert client.simulate_get("/v1/things", host="api.example.com").json == {"who": "api"}
+    assert client.simulate_get("/v1/things", host="example.com").json == {"who": "any"}
 
 
 def test_a_path_served_only_under_other_hosts_is_a_404_problem() -> None:
