@@ -159,7 +159,10 @@ def parse_config(
         ConfigError: Every problem found, each naming its dotted key.
     """
     label = source.name if source else "config"
-    text = substitute(text, os.environ if env is None else env, source=label)
+    try:
+        text = substitute(text, os.environ if env is None else env, source=label)
+    except ConfigError as ex:
+        raise ConfigError(ex.problems, source=source) from ex
     return validate_config(read_yaml(text, source=source), source=source)
 
 
@@ -207,7 +210,7 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
         env: Variables for ``${VAR}`` substitution (default: ``os.environ``).
 
     Raises:
-        ConfigError: The file is unreadable or invalid; one line per problem.
+        ConfigError: The file is unreadable, not UTF-8 or invalid; one line per problem.
     """
     source = Path(path)
     try:
@@ -215,6 +218,9 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     except OSError as ex:
         reason = ex.strerror or str(ex)
         raise ConfigError([f"{source}: cannot read: {reason}"], source=source) from ex
+    except UnicodeDecodeError as ex:
+        msg = f"{source}: cannot read: not valid UTF-8 (byte {ex.start})"
+        raise ConfigError([msg], source=source) from ex
     return parse_config(text, env=env, source=source.resolve())
 
 

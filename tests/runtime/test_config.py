@@ -248,6 +248,42 @@ def test_app_section_is_validated_by_the_service_schema() -> None:
     ]
 
 
+def test_a_file_is_read_as_utf8_and_named_in_its_problems(tmp_path: Path) -> None:
+    """load_config reads UTF-8, and every problem it finds names the file and keeps it."""
+    path = tmp_path / "config.yml"
+    path.write_text("cors: {allow_origins: ['https://caf\u00e9.example']}\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.cors.allow_origins == ("https://caf\u00e9.example",)
+    assert config.source == path.resolve()
+    broken = {
+        "server: {workers: ${W}}\n": "config.yml:1: ${W} is not set and has no default",
+        "server: [1\n": "config.yml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        "- a\n": "config.yml: the top level must be a mapping of sections, not list",
+        "server: {workers: 0}\n": "server.workers: must be >= 1",
+    }
+    for text, problem in broken.items():
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path, env={})
+        assert (info.value.problems, info.value.source) == ([problem], path.resolve())
+    path.write_text("server: {workers: ${W}}\n", encoding="utf-8")
+    assert load_config(path, env={"W": "3"}).server.workers == 3
+    path.write_text("app: {greeting: ''}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path).load_app(AppSettings())
+    assert info.value.source == path.resolve()
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    """A config file in another encoding is one problem naming the file, not a traceback."""
+    path = tmp_path / "config.yml"
+    path.write_bytes(b"app: {greeting: caf\xe9}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [f"{path}: cannot read: not valid UTF-8 (byte 19)"]
+    assert info.value.source == path
+
+
 def test_missing_file(tmp_path: Path) -> None:
     """A missing file is one clear problem."""
     with pytest.raises(ConfigError, match="cannot read"):
