@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scaffold.runtime import Config, ConfigError, load_config, parse_config
 from scaffold.runtime.config import MASK
@@ -144,9 +144,48 @@ def test_undefined_variable_names_line() -> None:
     ]
 
 
-def test_comment_lines_are_not_substituted() -> None:
-    """Whole-line comments may mention ${VAR} freely."""
-    assert parse_config("# set ${ANYTHING} here\nopenapi: false\n", env={}).openapi is False
+def test_undefined_variables_are_each_named_with_their_own_line() -> None:
+    """Line numbers count from 1, whatever precedes the variable on its line and above it."""
+    text = (
+        "\n# a comment\nserver:\n  workers: ${A}\n  threads: 2\n  bind: 'x:${B}'\nopenapi: true\n"
+    )
+    assert problems(text) == [
+        "config:4: ${A} is not set and has no default",
+        "config:6: ${B} is not set and has no default",
+    ]
+
+
+def test_variables_come_from_the_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an explicit env, ${VAR} reads the process environment."""
+    monkeypatch.setenv("SCAFFOLD_TEST_WORKERS", "5")
+    assert parse_config("server: {workers: ${SCAFFOLD_TEST_WORKERS}}").server.workers == 5
+
+
+@pytest.mark.parametrize(
+    "comment", ["# set ${ANYTHING} here", "   # indented ${ANYTHING}"], ids=["plain", "indented"]
+)
+def test_comment_lines_are_not_substituted(comment: str) -> None:
+    """Whole-line comments, indented or not, may mention ${VAR} freely."""
+    assert parse_config(f"{comment}\nopenapi: false\n", env={}).openapi is False
+
+
+def test_log_level_is_case_insensitive() -> None:
+    """logging.level takes any case and loads upper-case, as the logging module names levels."""
+    assert parse_config("logging: {level: debug}", env={}).logging.level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("bind", "loaded"),
+    [
+        ("fd://3", ("fd://3",)),
+        ("127.0.0.1:65535", ("127.0.0.1:65535",)),
+        ("unix:/run/acme.sock", ("unix:/run/acme.sock",)),
+    ],
+    ids=["systemd-fd", "highest-port", "unix-socket"],
+)
+def test_bind_forms(bind: str, loaded: tuple[str, ...]) -> None:
+    """A bind is HOST:PORT up to port 65535, unix:PATH or a socket systemd passes (fd://N)."""
+    assert parse_config(f"server: {{bind: '{bind}'}}", env={}).server.bind == loaded
 
 
 @pytest.mark.parametrize(
@@ -160,6 +199,23 @@ def test_comment_lines_are_not_substituted() -> None:
             "server.bind: 'nonsense' is not HOST:PORT, [IPv6]:PORT or unix:PATH",
         ),
         ("server: {bind: '127.0.0.1:70000'}", "server.bind: port 70000 is out of range 0..65535"),
+        ("server: {bind: '127.0.0.1:65536'}", "server.bind: port 65536 is out of range 0..65535"),
+        (
+            "server: {bind: 'unix:'}",
+            "server.bind: unix: needs a socket path, e.g. unix:/run/acme.sock",
+        ),
+        (
+            "server: {bind: 42}",
+            "server.bind: must be an address string or a non-empty list of them",
+        ),
+        (
+            "server: {bind: []}",
+            "server.bind: must be an address string or a non-empty list of them",
+        ),
+        (
+            "server: {bind: [1]}",
+            "server.bind: must be an address string or a non-empty list of them",
+        ),
         (
             "server: {bind: ':1', admin_bind: ':1'}",
             "server.admin_bind: :1 is also in server.bind; the admin port must be separate",
@@ -203,18 +259,38 @@ def test_unknown_key_without_close_match_lists_keys() -> None:
     """With no close match, the known keys are listed."""
     (line,) = problems("metrics: {prometheus: {}}")
     assert line == "metrics.prometheus: unknown key (known keys: statsd, gauge_seconds)"
+    assert line == "metrics.prometheus: unknown key (known keys: statsd)"
+    (line,) = problems("cors: {zzz: 1}")
+    assert line == (
+        "cors.zzz: unknown key (known keys: allow_origins, allow_credentials, expose_headers)"
+    )
 
 
 def test_all_problems_are_reported_at_once() -> None:
-    """Several problems give one line each."""
-    lines = problems("server: {workers: 0, threads: 0}\nlogging: {level: LOUD}")
-    assert len(lines) == 3
+    """Several problems give one line each, unknown keys included."""
+    lines = problems(
+        "server: {workers: 0, threads: 0, wokers: 1, thraeds: 1}\nlogging: {level: LOUD}"
+    )
+    assert sorted(lines) == [
+        "logging.level: must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        "server.thraeds: unknown key; did you mean 'threads'?",
+        "server.threads: must be >= 1",
+        "server.wokers: unknown key; did you mean 'workers'?",
+        "server.workers: must be >= 1",
+    ]
 
 
 def test_yaml_syntax_error_has_position() -> None:
-    """Broken YAML names the line and column."""
-    (line,) = problems("server:\n  workers: [1, 2\n")
-    assert line.startswith("config:3:1: invalid YAML")
+    """Broken YAML names the line and column, and what the parser expected."""
+    assert problems("server:\n  workers: [1, 2\n") == [
+        "config:3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
+    ]
+
+
+def test_unreadable_characters_are_invalid_yaml() -> None:
+    """A character YAML refuses outright is a problem too (its error has no line and column)."""
+    (line,) = problems("openapi: \x07\n")
+    assert line.startswith("config: invalid YAML: unacceptable character #x0007")
 
 
 def test_top_level_must_be_a_mapping() -> None:
@@ -245,6 +321,42 @@ def test_app_section_is_validated_by_the_service_schema() -> None:
     assert sorted(info.value.problems) == [
         "app.greeting: missing data for required field",
         "app.greting: unknown key; did you mean 'greeting'?",
+    ]
+
+
+def test_app_section_problems_read_as_sentences() -> None:
+    """Problems are named by their dotted key however the schema nests them; lower-case first
+    letter, acronyms kept."""
+
+    class Network(Schema):
+        host = fields.String()
+
+        @validates_schema
+        def _check(self, data: dict[str, Any], **kwargs: Any) -> None:
+            raise ValidationError(["IPv6 hosts need brackets.", "TLS needs a port.", "Use X."])
+
+    class Upstreams(Schema):
+        hosts = fields.List(fields.String())
+
+        @validates_schema
+        def _check(self, data: dict[str, Any], **kwargs: Any) -> None:
+            raise ValidationError(
+                {"hosts": [{"name": "Required."}, ["Unreachable."]], "port": "Bad."}
+            )
+
+    with pytest.raises(ConfigError) as info:
+        parse_config("app: {host: '::1'}", env={}).load_app(Network())
+    assert info.value.problems == [
+        "app: IPv6 hosts need brackets",
+        "app: TLS needs a port",
+        "app: use X",
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_config("app: {hosts: [a]}", env={}).load_app(Upstreams())
+    assert info.value.problems == [
+        "app.hosts.name: required",
+        "app.hosts: unreachable",
+        "app.port: bad",
     ]
 
 
@@ -286,8 +398,11 @@ def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     """A missing file is one clear problem."""
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path / "nope.yml")
+    path = tmp_path / "nope.yml"
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [f"{path}: cannot read: No such file or directory"]
+    assert info.value.source == path
 
 
 def test_effective_masks_secrets() -> None:
@@ -303,3 +418,21 @@ def test_effective_masks_secrets() -> None:
     assert effective["server"]["workers"] == 2
     assert "hunter2" not in str(effective)
     assert hashed not in str(effective)
+
+
+def test_effective_keeps_lists_and_masks_secrets_inside_them() -> None:
+    """Lists stay lists; a secret list is masked item by item, and secrets in listed objects too."""
+    text = (
+        "server: {bind: ['127.0.0.1:1', '127.0.0.1:2']}\n"
+        "cors: {allow_origins: ['https://a.example']}\n"
+        "app: {token: [t1, t2], upstreams: [{host: u1, secret: s1}], ports: [1, 2]}\n"
+    )
+    effective = parse_config(text, env={}).effective()
+    assert effective["server"]["bind"] == ["127.0.0.1:1", "127.0.0.1:2"]
+    assert effective["server"]["admin_bind"] == "127.0.0.1:8081"
+    assert effective["cors"]["allow_origins"] == ["https://a.example"]
+    assert effective["app"] == {
+        "token": [MASK, MASK],
+        "upstreams": [{"host": "u1", "secret": MASK}],
+        "ports": [1, 2],
+    }
