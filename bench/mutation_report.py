@@ -5,10 +5,11 @@ Run after ``.venv/bin/mutmut run --max-children 1``::
     .venv/bin/python bench/mutation_report.py [RESULTS]   # RESULTS: mutants/ by default
 
 It reads mutmut's results (``mutants/**/*.py.meta``) and the equivalent mutants listed in
-``bench/MUTATION.md`` (rows whose first cell is a mutant's name in backticks), prints one
-row per mutated module (mutants, killed, survived, equivalent, score over the
-non-equivalent ones), then every survivor not listed as equivalent, and every listed
-equivalent that is killed or gone (mutmut numbers a function's mutants afresh when it changes).
+``bench/MUTATION.md`` (rows whose first cell is a mutant's name in backticks), and prints one
+row per mutated module: mutants, killed, survived, equivalent, the score over the
+non-equivalent ones and the share of all mutants killed. Then every survivor not listed as
+equivalent, and every listed one that is killed or gone (mutmut numbers a function's mutants
+afresh when the function changes).
 """
 
 from __future__ import annotations
@@ -60,14 +61,15 @@ def main(results: Path) -> None:
         count["mutants"] = len(codes)
         totals.update(count)
         rows.append((module, count))
-    print("| module | mutants | killed | survived | equivalent | score |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| module | mutants | killed | survived | equivalent | score | killed of all |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for module, count in [*rows, ("total", totals)]:
         tested = count["mutants"] - count["equivalent"]
         score = 100 * count["killed"] / tested if tested else 100.0
+        raw = 100 * count["killed"] / count["mutants"]
         print(
             f"| {module} | {count['mutants']} | {count['killed']} | {count['survived']} "
-            f"| {count['equivalent']} | {score:.0f} % |"
+            f"| {count['equivalent']} | {score:.1f} % | {raw:.1f} % |"
         )
     print(f"\nSurvivors not listed as equivalent: {len(open_survivors)}")
     for line in open_survivors:
