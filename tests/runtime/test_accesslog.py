@@ -346,7 +346,7 @@ def test_duration_is_in_microseconds(tmp_path):
         (False, None, '- - - [{t}] "-" 431 - "-" "-"\n'),
         (False, ("", 0), '- - - [{t}] "-" 431 - "-" "-"\n'),
         (False, "/run/acme.sock", '- - - [{t}] "-" 431 - "-" "-"\n'),
-        (True, ("10.0.0.9", 5555), '10.0.0.9 - - [{t}] "-" 400 11 "-" "-" 0 -\n'),
+        (True, ("10.0.0.9", 5555), '10.0.0.9 - - [{t}] "-" 400 11 "-" "-" 0 rid-9\n'),
     ],
     ids=["combined", "no-peer", "empty-address", "unix-socket-path", "extended"],
 )
@@ -356,7 +356,9 @@ def test_refused_requests_log_a_line_without_request_line(tmp_path, extended, pe
     access_log = AccessLog(LogFile("-", key="logging.access_log"), **kwargs)
     size = 11 if line.startswith("10.") else 0
     status = 400 if size else 431
-    text = access_log.format_refused(peer, status=status, size=size, started=1_800_000_000)
+    text = access_log.format_refused(
+        peer, status=status, size=size, started=1_800_000_000, request_id="rid-9"
+    )
     assert text == line.format(t=clf_time(1_800_000_000))
     parser = EXTENDED if extended else COMBINED
     assert parser.parse(text.rstrip("\n")).final_status == status
@@ -403,9 +405,9 @@ def test_route_timer_and_access_log_time_the_same_interval(tmp_path):
 def test_parser_refusals_are_logged_and_counted(tmp_path):
     """A request the HTTP parser refused is one access-log line and one unmatched count."""
     service, log = build(tmp_path, "  access_log_format: extended")
-    service.observer.refused(("10.0.0.9", 5555), 400, 11)
+    service.observer.refused(("10.0.0.9", 5555), 400, 11, "rid-9")
     line = lines(log)[0]
-    assert line.startswith("10.0.0.9 - - [") and line.endswith('] "-" 400 11 "-" "-" 0 -')
+    assert line.startswith("10.0.0.9 - - [") and line.endswith('] "-" 400 11 "-" "-" 0 rid-9')
     snapshot = service.metrics.snapshot()
     assert snapshot["counters"]["unmatched.OTHER.400"] == 1
     assert snapshot["timers"]["unmatched.OTHER"]["max"] == 0.0
