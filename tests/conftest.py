@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,34 @@ from typing import Any
 import falcon
 import pytest
 from falcon import testing
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from marshmallow import Schema, fields, validate
 
 from scaffold.new import create_service
 from scaffold.runtime import Config, Service, parse_config, typed
 
 BIN = Path(sys.executable).parent
+
+# Tests write only under tmp_path: no example database in the checkout (.hypothesis/).
+settings.register_profile("scaffold", database=None)
+settings.load_profile("scaffold")
+
+
+_HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="scaffold-tests-hypothesis-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """hypothesis keeps its caches in a temporary folder, never in the checkout.
+
+    It writes them as soon as test modules are collected, before any fixture runs.
+    """
+    set_hypothesis_home_dir(_HYPOTHESIS_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove hypothesis's temporary folder."""
+    shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
 
 
 class GreetingIn(Schema):

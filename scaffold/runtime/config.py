@@ -175,10 +175,17 @@ def read_yaml(text: str, *, source: Path | None = None) -> dict[str, Any]:
     label = source.name if source else "config"
     try:
         raw = yaml.safe_load(text)
+    except yaml.reader.ReaderError as ex:  # a character YAML refuses outright
+        line = text.count("\n", 0, ex.position) + 1
+        column = ex.position - (text.rfind("\n", 0, ex.position) + 1) + 1
+        problem = f"the character {chr(ex.character)!r} is not allowed in YAML"
+        raise ConfigError(
+            [f"{label}:{line}:{column}: invalid YAML: {problem}"], source=source
+        ) from ex
     except yaml.YAMLError as ex:
         mark = getattr(ex, "problem_mark", None)
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
-        problem = getattr(ex, "problem", None) or str(ex)
+        problem = " ".join((getattr(ex, "problem", None) or str(ex)).split())  # one line
         raise ConfigError([f"{where}: invalid YAML: {problem}"], source=source) from ex
     if raw is None:
         raw = {}
