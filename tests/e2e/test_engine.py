@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import pstats
 import threading
 import time
 from collections.abc import Callable
@@ -118,6 +120,39 @@ def test_plain_handlers_run_server_threads_at_once(
     assert [status for _, status in done] == [200] * 4
     # One by one would take 4 s; together they take about 1 s.
     assert max(t for t, _ in done) - started < 3.0
+
+
+def test_the_worker_parses_http_with_gunicorns_c_parser(
+    serve: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """With gunicorn_h1c installed (the `speedups` extra), requests go through its C parser.
+
+    A profile of the worker under traffic holds the protocol's callback for each parsed
+    request and nothing of gunicorn's pure-Python parser, which serves only without it.
+    """
+    assert importlib.util.find_spec("gunicorn_h1c"), "the test extra installs the speedups extra"
+    server = serve("--workers", "1")
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            request(server.app, "GET", "/v1/greetings/Ada")
+
+    client = threading.Thread(target=traffic)
+    client.start()
+    try:
+        status, _, body = request(server.admin, "POST", "/tasks/profile?seconds=1")
+    finally:
+        stop.set()
+        client.join()
+    assert status == 200, body
+    path = tmp_path / "worker.pstats"
+    path.write_bytes(body)
+    functions = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    called = {(Path(file).parent.name, Path(file).name, name) for file, _, name in functions}
+    assert ("server", "_worker.py", "Protocol._on_headers_complete") in called
+    python_parser = sorted(name for _, file, name in called if name.startswith("PythonProtocol"))
+    assert python_parser == []
 
 
 def test_max_in_flight_sheds_with_503(

@@ -32,10 +32,16 @@ from scaffold.runtime.service import Service
 
 _EARLY_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1)
 TICK_SECONDS = 1.0
+"""How often the worker tells the master it lives and writes buffered log lines."""
 WORKER_BOOT_ERROR = Arbiter.WORKER_BOOT_ERROR
 HEADER_TIMEOUT_SECONDS = 10.0
 """How long a new connection may take to send its first request's headers (then 408)."""
-"""How often the worker tells the master it lives and writes buffered log lines."""
+
+# gunicorn picks its C HTTP parser (gunicorn_h1c, the `speedups` extra) in a classmethod that
+# caches what it finds on the class it is called on, then reads that cache from ASGIProtocol
+# itself: first called on a subclass such as ours, it leaves ASGIProtocol's cache empty and
+# serves with the pure-Python parser. Filling ASGIProtocol's cache here keeps the C parser.
+ASGIProtocol._check_h1c_protocol_available()
 
 
 class Protocol(ASGIProtocol):  # type: ignore[misc]
