@@ -352,18 +352,20 @@ class Service:
         return self.metrics.gauge(name, read)
 
     def buffer_output(self) -> None:
-        """Buffer access-log, request-log and statsd output until :meth:`flush` (a worker does).
+        """Buffer logs, statsd and Prometheus request metrics until :meth:`flush` (a worker does).
 
         A request then appends to memory instead of making system calls; whatever is
         buffered also goes out once a buffer is full and at :meth:`close`.
         """
         self.observer.buffer()
+        self.prometheus.buffer()
         if self.statsd is not None:
             self.statsd.buffered = True
 
     def flush(self) -> None:
-        """Write buffered log lines and send buffered metrics."""
+        """Write buffered log lines and metrics; send buffered statsd metrics."""
         self.observer.flush()
+        self.prometheus.flush()
         if self.statsd is not None:
             self.statsd.flush()
 
@@ -383,11 +385,12 @@ class Service:
     def close(self) -> None:
         """Stop the thread pool; close the log files and the statsd socket.
 
-        Buffered log lines are written first. Done anyway when garbage collected, but for
-        the threads, which only run once a plain responder was called.
+        Buffered log lines and metrics are written first. Done anyway when garbage
+        collected, but for the threads, which only run once a plain responder was called.
         """
         self.threads.shutdown()
         self.observer.close()
+        self.prometheus.flush()
         if self.statsd is not None:
             self.statsd.close()
         if self.tracing is not None:

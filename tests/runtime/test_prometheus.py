@@ -6,10 +6,12 @@ import logging
 
 import falcon
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scaffold.runtime import Service, parse_config
-from scaffold.runtime.observability._prometheus import route_label
+from scaffold.runtime.observability._metrics import MetricsRegistry
+from scaffold.runtime.observability._prometheus import PrometheusSink, route_label
 from scaffold.runtime.testing import admin_client, client
 
 QUIET = parse_config("logging:\n  access_log: null\n", env={})
@@ -122,3 +124,65 @@ def test_the_json_metrics_say_they_are_one_workers_view() -> None:
     body = admin_client(build()).simulate_get("/metrics").json
     assert "this worker process only" in body["scope"]
     assert "/metrics/prometheus" in body["scope"]
+
+
+def _requests_written(sink: PrometheusSink) -> float:
+    """Requests this sink's registry holds (what a scrape of this process would read)."""
+    text = generate_latest(sink.registry).decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+    )
+
+
+def _exposed(sink: PrometheusSink) -> list[str]:
+    """The sink's own registry as text, without the `_created` times that differ per sink."""
+    text = generate_latest(sink.registry).decode()
+    return [line for line in text.splitlines() if "_created" not in line]
+
+
+def test_buffered_request_metrics_are_written_exactly_as_unbuffered_ones() -> None:
+    """A worker's buffered counts, once flushed, are what one write per request would give.
+
+    Durations on a bucket's bound, between bounds, beyond the last finite bound and zero;
+    two statuses sharing one histogram; nothing is written before the flush.
+    """
+    direct, buffered = PrometheusSink(), PrometheusSink()
+    buffered.buffer()
+    registries = MetricsRegistry(direct), MetricsRegistry(buffered)
+    requests = [
+        ("/items/{item_id:int}", "GET", 200, 5.0),  # 0.005 s: on the first bound
+        ("/items/{item_id:int}", "GET", 200, 7.5),
+        ("/items/{item_id:int}", "GET", 404, 0.0),
+        ("/items/{item_id:int}", "GET", 200, 25_000.0),  # beyond 10 s: only +Inf
+        ("/items", "POST", 201, 120.0),
+        (None, "GET", 404, 0.2),
+    ]
+    for registry in registries:
+        for template, method, status, ms in requests:
+            registry.request(template, method, status, ms)
+    assert (_requests_written(direct), _requests_written(buffered)) == (6, 0)
+    buffered.flush()
+    assert _exposed(buffered) == _exposed(direct)
+    assert 'http_requests_total{method="GET",route="/items/{item_id}",status="200"} 3.0' in (
+        _exposed(buffered)
+    )
+    buffered.flush()  # nothing new: nothing counted twice
+    assert _exposed(buffered) == _exposed(direct)
+
+
+def test_a_worker_writes_buffered_request_metrics_each_tick_and_at_each_scrape() -> None:
+    """Buffered as in a worker, requests reach Prometheus at the tick or at a scrape."""
+    service = build()
+    service.buffer_output()
+    app = client(service)
+    key = (("method", "GET"), ("route", "/items/{item_id}"), ("status", "200"))
+    assert app.simulate_get("/items/1").status_code == 200
+    assert _requests_written(service.prometheus) == 0
+    service.tick()
+    assert _requests_written(service.prometheus) == 1
+    assert app.simulate_get("/items/2").status_code == 200
+    assert scrape(service)["http_requests_total"][key] == 2.0
+    service.close()
