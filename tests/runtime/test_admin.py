@@ -7,6 +7,9 @@ import logging
 import os
 import pstats
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -97,6 +100,40 @@ def test_threads_lists_every_thread(service):
     assert result.headers["content-type"].startswith("text/plain")
     assert '"MainThread"' in result.text
     assert "test_threads_lists_every_thread" in result.text
+
+
+# Threads parked in fresh frames (which /threads must turn into frame objects), a collector
+# that runs at every allocation, and a collection callback that needs the interpreter's
+# thread-list lock, as a finalizer joining a thread does. A process of its own: on a
+# deadlock it is killed by its pid at the timeout, not left hanging the suite.
+THREADS_UNDER_GC = textwrap.dedent(
+    """
+    import gc, sys, threading
+    from scaffold.runtime import Service, parse_config
+    from scaffold.runtime.testing import admin_client
+
+    release = threading.Event()
+    parked = [threading.Thread(target=lambda: release.wait(), daemon=True) for _ in range(8)]
+    for thread in parked:
+        thread.start()
+    app = admin_client(Service("acme", parse_config("logging: {access_log: null}", env={})))
+    gc.callbacks.append(lambda phase, info: sys._current_frames())
+    gc.set_threshold(1)
+    print(app.simulate_get("/threads").status_code)
+    release.set()
+    """
+)
+
+
+def test_threads_never_hangs_when_a_collection_would_start_inside_it():
+    """A collection starting while /threads holds the thread list cannot hang the worker.
+
+    On Python 3.11 it did (CPython gh-106883): this process hung until killed.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS_UNDER_GC], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "200"), done.stderr
 
 
 def test_tasks_list(service):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 import threading
 import traceback
+from types import FrameType
 from typing import Any, Protocol
 
 import falcon
@@ -107,9 +109,25 @@ class _Prometheus:
         resp.data, resp.content_type = await asyncio.to_thread(self.sink.exposition)
 
 
+def current_frames() -> dict[int, FrameType]:
+    """``sys._current_frames()`` with the garbage collector paused.
+
+    On Python 3.11 a collection that starts inside it (it makes frame objects while holding
+    the interpreter's thread-list lock) runs finalizers that may need that lock, and the
+    process hangs for ever (CPython gh-106883, fixed in 3.12).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class _Threads:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        frames = sys._current_frames()
+        frames = current_frames()
         threads = threading.enumerate()
         out = [f"pid {os.getpid()}: {len(threads)} threads\n"]
         for thread in sorted(threads, key=lambda t: t.name):
