@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,19 @@ def small_body_service() -> Service:
 def app(example_service: Service) -> testing.TestClient:
     """A test client on the example service's app port."""
     return testing.TestClient(example_service.app)
+
+
+@pytest.fixture
+def local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Switch the process's local time zone (a POSIX TZ string) for one test."""
+
+    def use(tz: str) -> None:
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture(scope="session")

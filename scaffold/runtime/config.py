@@ -187,6 +187,8 @@ def read_yaml(text: str, *, source: Path | None = None) -> dict[str, Any]:
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
         problem = " ".join((getattr(ex, "problem", None) or str(ex)).split())  # one line
         raise ConfigError([f"{where}: invalid YAML: {problem}"], source=source) from ex
+    except ValueError as ex:  # a value its form or tag makes a date or number: 2026-13-01
+        raise ConfigError([f"{label}: invalid YAML: {ex}"], source=source) from ex
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import apachelogs
@@ -246,19 +245,6 @@ def test_request_line_cannot_forge_a_line(tmp_path):
 def test_escape(value: str, quoted: bool, logged: str) -> None:
     """Apache's escapes: visible ASCII as is, quotes and backslashes escaped, other bytes \\xhh."""
     assert escape(value, quoted=quoted) == logged
-
-
-@pytest.fixture
-def local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    """Switch the process's local time zone (a POSIX TZ string) for one test."""
-
-    def use(tz: str) -> None:
-        monkeypatch.setenv("TZ", tz)
-        time.tzset()
-
-    yield use
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize(

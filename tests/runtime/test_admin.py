@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 import pstats
@@ -17,6 +18,7 @@ import pytest
 from falcon import testing
 
 from scaffold.runtime import DefinitionError, HealthResult, Service, TaskError, parse_config
+from scaffold.runtime.admin._profile import profile_seconds
 from scaffold.runtime.server._arbiter import SharedFlag
 from scaffold.runtime.testing import admin_client
 
@@ -240,8 +242,12 @@ def _busy_thread(stop: threading.Event) -> None:
         _square_sum()
 
 
-def test_profile_task_returns_a_pstats_file_of_every_thread(service, tmp_path):
-    """POST /tasks/profile?seconds=1 answers a pstats download that sees other threads' work."""
+def test_profile_task_returns_a_pstats_file_of_every_thread(service, tmp_path, local_time):
+    """POST /tasks/profile?seconds=1 answers a pstats download that sees other threads' work.
+
+    Python functions only (no builtins); the file is named by service, pid and UTC time.
+    """
+    local_time("XYZ+12")  # 12 hours behind UTC: a local time would show in the name
     stop = threading.Event()
     worker = threading.Thread(target=_busy_thread, args=(stop,), name="busy")
     worker.start()
@@ -253,30 +259,46 @@ def test_profile_task_returns_a_pstats_file_of_every_thread(service, tmp_path):
     assert result.status_code == 200
     assert result.headers["content-type"] == "application/octet-stream"
     disposition = result.headers["content-disposition"]
-    assert re.fullmatch(
-        rf'attachment; filename="{service.name}-{os.getpid()}-\d{{8}}T\d{{6}}Z\.pstats"',
+    named = re.fullmatch(
+        rf'attachment; filename="{service.name}-{os.getpid()}-(\d{{8}}T\d{{6}})Z\.pstats"',
         disposition,
-    ), disposition
+    )
+    assert named, disposition
+    stamp = datetime.datetime.strptime(named[1], "%Y%m%dT%H%M%S").replace(tzinfo=datetime.UTC)
+    assert abs(datetime.datetime.now(datetime.UTC) - stamp) < datetime.timedelta(minutes=1)
     path = tmp_path / "profile.pstats"
     path.write_bytes(result.content)
     stats = pstats.Stats(str(path))
     functions = {name for (_, _, name) in stats.stats}  # type: ignore[attr-defined]
     assert "_square_sum" in functions
+    assert "sum" not in functions  # the builtin _square_sum calls
 
 
 @pytest.mark.parametrize(
-    "params",
-    [{}, {"seconds": "0"}, {"seconds": "61"}, {"seconds": "1.5"}, {"seconds": "1", "clock": "gpu"}],
+    ("params", "problem"),
+    [
+        ({}, "?seconds=N is required (1 to 60)"),
+        ({"seconds": "0"}, "seconds must be 1 to 60, not 0"),
+        ({"seconds": "61"}, "seconds must be 1 to 60, not 61"),
+        ({"seconds": "1.5"}, "seconds must be a whole number of seconds, not '1.5'"),
+        ({"seconds": "1", "clock": "gpu"}, "clock must be one of cpu, wall, not 'gpu'"),
+    ],
     ids=["missing", "zero", "too-long", "fraction", "bad-clock"],
 )
-def test_profile_task_rejects_bad_parameters(service, params):
-    """seconds is a whole number 1-60 and clock cpu or wall; else 400, at once."""
+def test_profile_task_rejects_bad_parameters(service, params, problem):
+    """seconds is a whole number 1-60 and clock cpu or wall; else 400, at once, saying why."""
     started = time.monotonic()
     result = admin_client(service).simulate_post("/tasks/profile", params=params)
     assert result.status_code == 400
     assert result.headers["content-type"] == "application/problem+json"
-    assert result.json["detail"].startswith("task profile: ")
+    assert result.json["detail"] == f"task profile: {problem}"
     assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("raw", ["1", "60"])
+def test_a_profile_lasts_1_to_60_seconds_both_included(raw):
+    """The bounds themselves are valid durations (a profile of 60 s is not run here)."""
+    assert profile_seconds(raw) == int(raw)
 
 
 def test_profile_task_is_post_only_and_one_at_a_time(service):

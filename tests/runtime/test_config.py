@@ -124,12 +124,35 @@ def test_the_effective_config_reads_back_as_itself() -> None:
             "server:\n  workers: 2\x07\n",
             "config:2:13: invalid YAML: the character '\\x07' is not allowed in YAML",
         ),
+        (
+            "\n\nserver:\n  workers: 2\x07\n",
+            "config:4:13: invalid YAML: the character '\\x07' is not allowed in YAML",
+        ),
+        (
+            "\nserver: {workers: 2\x07}\n",
+            "config:2:20: invalid YAML: the character '\\x07' is not allowed in YAML",
+        ),
         ("a: [1, 2", "config:1:9: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        ("app:\n  released: 2026-13-01\n", "config: invalid YAML: month must be in 1..12"),
+        (
+            "server: {workers: !!int two}\n",
+            "config: invalid YAML: invalid literal for int() with base 10: 'two'",
+        ),
     ],
-    ids=["refused-character", "unclosed-list"],
+    ids=[
+        "refused-character",
+        "refused-character-after-blank-lines",
+        "refused-character-after-one-blank-line",
+        "unclosed-list",
+        "not-a-date",
+        "not-a-number",
+    ],
 )
 def test_invalid_yaml_is_one_line_with_its_place(text: str, problem: str) -> None:
-    """A YAML error is one line naming line and column, even for a character YAML refuses."""
+    """A YAML error is one line naming line and column, even for a character YAML refuses.
+
+    A value YAML reads as a date or a number that is none is one line too (with no place).
+    """
     assert problems(text) == [problem]
 
 
@@ -379,6 +402,10 @@ def test_a_file_is_read_as_utf8_and_named_in_its_problems(tmp_path: Path) -> Non
     broken = {
         "server: {workers: ${W}}\n": "config.yml:1: ${W} is not set and has no default",
         "server: [1\n": "config.yml:2:1: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        "server: {workers: 2\x07}\n": (
+            "config.yml:1:20: invalid YAML: the character '\\x07' is not allowed in YAML"
+        ),
+        "app: {released: 2026-13-01}\n": "config.yml: invalid YAML: month must be in 1..12",
         "- a\n": "config.yml: the top level must be a mapping of sections, not list",
         "server: {workers: 0}\n": "server.workers: must be >= 1",
     }

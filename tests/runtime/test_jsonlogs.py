@@ -9,7 +9,8 @@ import io
 import json
 import logging
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,16 @@ from asgiclient import call_asgi
 
 from scaffold.runtime import Service, parse_config
 from scaffold.runtime.config_schema import LoggingConfig
-from scaffold.runtime.observability import configure_logging, current_request_id
+from scaffold.runtime.context import Request
+from scaffold.runtime.observability import LogFile, configure_logging, current_request_id
+from scaffold.runtime.observability._accesslog import JSONAccessLog
+from scaffold.runtime.observability._logconfig import (
+    JSONFormatter,
+    json_line,
+    report_error,
+    rfc3339,
+)
+from scaffold.runtime.observability._requestlog import JSONRequestLog
 from scaffold.runtime.testing import client
 
 ACCESS_KEYS = {
@@ -229,3 +239,233 @@ def test_the_text_formats_are_unchanged_by_the_json_option(tmp_path: Path) -> No
     client(service).simulate_get("/widgets/9", headers={"X-Request-Id": "r1"})
     assert '"GET /widgets/9 HTTP/1.1" 200 ' in access.read_text()
     assert requests.read_text().startswith("r1 > GET /widgets/9 HTTP/1.1\n")
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "text"),
+    [
+        (1_800_000_000.0, "2027-01-15T08:00:00.000Z"),
+        (1_800_000_000.25, "2027-01-15T08:00:00.250Z"),
+        (1_800_000_000.9995, "2027-01-15T08:00:00.999Z"),
+        (1_800_003_661.5, "2027-01-15T09:01:01.500Z"),
+    ],
+    ids=["whole-second", "millis", "truncated-never-rounded-up", "another-second"],
+)
+def test_rfc3339(local_time: Callable[[str], None], timestamp: float, text: str) -> None:
+    """The time of the given instant in UTC, whatever the local zone; milliseconds truncated."""
+    local_time("IST-5:30")
+    assert rfc3339(timestamp) == text
+
+
+class Opaque:
+    """A value no JSON encoder knows."""
+
+    def __str__(self) -> str:
+        return "opaque"
+
+
+@pytest.mark.parametrize(
+    ("document", "line"),
+    [
+        ({"message": "café", "n": 1}, '{"message":"café","n":1}'),
+        ({"value": Opaque()}, '{"value":"opaque"}'),
+        ({"message": "caf\udce9"}, '{"message": "caf\\udce9"}'),
+        (
+            {"message": "caf\udce9", "value": Opaque()},
+            '{"message": "caf\\udce9", "value": "opaque"}',
+        ),
+    ],
+    ids=["compact-utf8", "unknown-type-as-str", "lone-surrogate-escaped", "both"],
+)
+def test_json_line(document: dict[str, Any], line: str) -> None:
+    """Compact UTF-8 JSON; values JSON cannot hold as their str; lone surrogates escaped."""
+    assert json_line(document) == line
+    assert json.loads(line)["n" if "n" in document else next(iter(document))] is not None
+    line.encode("utf-8")  # a lone surrogate would not encode: the line could not be written
+
+
+def test_a_record_keeps_a_traceback_it_carries_as_text_and_its_stack(
+    json_log: io.StringIO,
+) -> None:
+    """exc from a record's exc_text (records from elsewhere carry only that); stack_info as stack."""
+    record = logging.makeLogRecord(
+        {
+            "name": "acme",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "remote",
+            "exc_text": "Traceback: boom",
+        }
+    )
+    logging.getLogger("acme").handle(record)
+    logging.getLogger("acme").info("here", stack_info=True)
+    remote, here = records(json_log.getvalue())
+    assert remote["exc"] == "Traceback: boom"
+    assert "stack" not in remote
+    assert here["stack"].startswith("Stack (most recent call last):")
+    assert "test_a_record_keeps_a_traceback_it_carries_as_text_and_its_stack" in here["stack"]
+    assert "exc" not in here
+
+
+def test_configuring_again_replaces_only_the_runtimes_handler() -> None:
+    """A second configure_logging leaves one stderr handler of its own and keeps everyone else's."""
+    root = logging.getLogger()
+    foreign = logging.NullHandler()
+    root.addHandler(foreign)
+    try:
+        with process_logging(LoggingConfig(level="INFO")):
+            configure_logging(LoggingConfig(level="INFO", format="json"))
+            added = [h for h in root.handlers if getattr(h, "_scaffold", False)]
+            assert len(added) == 1
+            assert isinstance(added[0], logging.StreamHandler)
+            assert added[0].stream is sys.stderr
+            assert isinstance(added[0].formatter, JSONFormatter)
+            assert foreign in root.handlers
+    finally:
+        root.removeHandler(foreign)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_report_error_speaks_the_configured_format(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """text: one 'Error: ...' line on stderr; json: an ERROR record of scaffold.server."""
+    with process_logging(LoggingConfig(level="INFO", format=fmt)) as buffer:
+        report_error("port 8080 is taken (100% sure)")
+    out, err = capsys.readouterr()
+    assert out == ""
+    if fmt == "text":
+        assert err == "Error: port 8080 is taken (100% sure)\n"
+        assert buffer.getvalue() == ""
+    else:
+        assert err == ""
+        (record,) = records(buffer.getvalue())
+        assert (record["level"], record["logger"], record["message"]) == (
+            "ERROR",
+            "scaffold.server",
+            "port 8080 is taken (100% sure)",
+        )
+    configure_logging(LoggingConfig())  # back to text for the next report_error
+
+
+def request_from(scope: dict[str, Any], body: bytes = b"") -> Request:
+    """The runtime's request over an ASGI scope as a server hands it over, with ``body``."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request({"type": "http", "query_string": b"", "headers": [], **scope}, receive)
+
+
+@pytest.mark.parametrize(
+    ("scope", "fields"),
+    [
+        (
+            {"method": "PUT", "path": "/caf\xe9", "http_version": "2"},
+            {"path": "/café", "protocol": "HTTP/2", "remote": None},
+        ),
+        (
+            {"method": "GET", "path": "/\udcff", "client": ("10.0.0.1", 5)},
+            {"path": "/\\xff", "protocol": "HTTP/1.1", "remote": "10.0.0.1"},
+        ),
+        (
+            {"method": "GET", "raw_path": b"/a%20b", "path": "/a b", "query_string": b"x=1"},
+            {"path": "/a%20b", "query": "x=1", "protocol": "HTTP/1.1"},
+        ),
+    ],
+    ids=["no-raw-path", "undecodable-path", "raw-target"],
+)
+def test_an_access_log_object_from_the_scope(scope: dict[str, Any], fields: dict[str, Any]) -> None:
+    """The raw target when the server gives one, else the path as UTF-8; HTTP/1.1 if unknown."""
+    access_log = JSONAccessLog(LogFile("-", key="logging.access_log"))
+    line = access_log.format(
+        request_from(scope),
+        status=201,
+        size=7,
+        user="ada",
+        started=1_800_000_000.25,
+        elapsed=0.00123456,
+        request_id="r1",
+    )
+    assert line.endswith("}\n") and line.count("\n") == 1
+    entry = json.loads(line)
+    assert {key: entry[key] for key in fields} == fields
+    assert (entry["time"], entry["duration_ms"], entry["method"]) == (
+        "2027-01-15T08:00:00.250Z",
+        1.235,
+        scope["method"],
+    )
+    assert (entry["status"], entry["bytes"], entry["user"], entry["request_id"]) == (
+        201,
+        7,
+        "ada",
+        "r1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("peer", "remote"),
+    [(("10.0.0.9", 5555), "10.0.0.9"), (None, None), (("", 0), ""), ("/run/acme.sock", None)],
+    ids=["tcp", "no-peer", "empty-address", "unix-socket-path"],
+)
+def test_a_refused_request_is_an_object_with_every_key(peer: Any, remote: str | None) -> None:
+    """A request the HTTP parser refused: its peer, status, size and id; null for all else."""
+    access_log = JSONAccessLog(LogFile("-", key="logging.access_log"))
+    line = access_log.format_refused(
+        peer, status=400, size=11, started=1_800_000_000.25, request_id="rid-9"
+    )
+    assert line.endswith("}\n") and line.count("\n") == 1
+    assert json.loads(line) == {
+        "time": "2027-01-15T08:00:00.250Z",
+        "remote": remote,
+        "user": None,
+        "method": None,
+        "path": None,
+        "query": None,
+        "protocol": None,
+        "status": 400,
+        "bytes": 11,
+        "referer": None,
+        "user_agent": None,
+        "duration_ms": 0.0,
+        "request_id": "rid-9",
+    }
+
+
+@pytest.mark.parametrize(
+    ("http_version", "protocol"),
+    [({"http_version": "2"}, "HTTP/2"), ({}, "HTTP/1.1")],
+    ids=["http2", "unknown-version"],
+)
+def test_a_request_log_object_from_the_exchange(
+    tmp_path: Path, http_version: dict[str, str], protocol: str
+) -> None:
+    """Arrival time, protocol and duration as the exchange had them; the body the service read."""
+    log = tmp_path / "requests.log"
+    request_log = JSONRequestLog(
+        LogFile(str(log), key="logging.request_log"), redact_headers=(), redact_fields=()
+    )
+    req = request_from(
+        {"method": "POST", "path": "/echo", "headers": [(b"content-type", b"application/json")]}
+        | http_version,
+        body=b'{"name": "Ada"}',
+    )
+    req.context.request_id = "r2"
+    req.context.started = 1_800_000_000.25
+    request_log.start(req)
+    assert asyncio.run(req.stream.read()) == b'{"name": "Ada"}'  # the service reads it
+    resp = falcon.asgi.Response()
+    resp.content_type = "application/json"
+    request_log.record(req, resp, status=200, body=b'{"ok": true}', elapsed=0.00123456)
+    request_log.log_file.close()
+    entry = json.loads(log.read_text())
+    assert (entry["time"], entry["protocol"], entry["duration_ms"]) == (
+        "2027-01-15T08:00:00.250Z",
+        protocol,
+        1.235,
+    )
+    assert entry["request"]["body"] == {"name": "Ada"}
+    assert entry["response"] == {
+        "headers": {"Content-Type": "application/json"},
+        "body": {"ok": True},
+    }

@@ -6,12 +6,16 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 
 import falcon
+import falcon.asgi
 import pytest
 from falcon import testing
 
 from scaffold.runtime import Config, DefinitionError, MetricsRegistry, Service, parse_config
+from scaffold.runtime.context import Request
+from scaffold.runtime.observability import ObserveMiddleware, _metrics
 from scaffold.runtime.observability._metrics import RESERVOIR_SIZE, Timer, route_metric_name
 from scaffold.runtime.testing import StatsdCapture, admin_client, client
 
@@ -370,3 +374,173 @@ def test_gauges_that_read_are_sent_on_the_interval():
         lines = statsd.wait_for(3)
         assert statsd.collect(timeout=0.2) == lines
     assert lines == ["acme.set.by.hand:1.5|g", "acme.queue.depth:3.0|g", "acme.queue.depth:5.0|g"]
+
+
+def test_timer_statistics_are_rounded_to_the_microsecond():
+    """Every statistic is in milliseconds with three decimals, interpolated ones too."""
+    timer = Timer("t")
+    timer.update(1.23456)
+    timer.update(2.34567)
+    assert timer.snapshot() == {
+        "count": 2,
+        "min": 1.235,
+        "max": 2.346,
+        "mean": 1.79,
+        "p50": 1.79,
+        "p75": 2.068,
+        "p95": 2.29,
+        "p99": 2.335,
+    }
+
+
+def test_an_empty_timer_counts_zero_and_knows_no_statistics():
+    """Before any duration: count 0 and null for every statistic."""
+    assert Timer("t").snapshot() == {
+        "count": 0,
+        "min": None,
+        "max": None,
+        "mean": None,
+        "p50": None,
+        "p75": None,
+        "p95": None,
+        "p99": None,
+    }
+
+
+def test_a_full_timer_replaces_its_oldest_sample_first():
+    """Once the window is full, each new duration takes the place of the oldest one."""
+    timer = Timer("t", size=4)
+    for ms in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+        timer.update(ms)
+    snap = timer.snapshot()
+    assert (snap["count"], snap["min"], snap["max"], snap["mean"]) == (6, 3.0, 6.0, 4.5)
+
+
+def test_a_timed_block_records_its_duration_in_milliseconds():
+    """`with timer:` records the time the block took, in ms, within the time around it."""
+    timer = Timer("t")
+    before = time.perf_counter()
+    with timer:
+        time.sleep(0.05)
+    around = (time.perf_counter() - before) * 1000
+    recorded = timer.snapshot()["max"]
+    assert recorded is not None
+    assert 50 <= recorded <= around + 0.0005  # the snapshot rounds to 1 us
+
+
+class SteppingClock:
+    """A performance counter that moves on by ``step`` seconds at each reading."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 100.0
+        self.step = step
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_timed_blocks_and_calls_record_the_time_between_two_readings_in_ms(monkeypatch):
+    """`with timer:` and `@timer` record exactly the counter's difference, times 1000."""
+    monkeypatch.setattr(_metrics, "time", SteppingClock(0.25))
+    timer = Timer("t")
+    with timer:
+        pass
+    timer(lambda: None)()
+    stats = ("min", "max", "mean", "p50", "p75", "p95", "p99")
+    assert timer.snapshot() == {"count": 2} | dict.fromkeys(stats, 250.0)
+
+
+def test_metric_names_and_kinds_are_refused_with_a_message():
+    """The message names the metric and says what is wrong with it."""
+    registry = MetricsRegistry()
+    registry.counter("a.b")
+    with pytest.raises(DefinitionError) as info:
+        registry.timer("a.b")
+    assert str(info.value) == "metric 'a.b' is already a counter, not a timer"
+    with pytest.raises(DefinitionError) as info:
+        registry.gauge("a:b")
+    assert str(info.value) == (
+        "metric name 'a:b' must be dotted words of letters, digits, '_' or '-'"
+    )
+
+
+def test_route_metric_names_keep_the_templates_letters():
+    """Only slashes are stripped from a template's ends, never the letters next to them."""
+    assert route_metric_name("/XL/sizes/X") == "XL.sizes.X"
+
+
+def test_gauges_nobody_set_and_gauges_that_fail_are_null_and_never_sent():
+    """/metrics shows null for both; a worker's periodic reading sends only working gauges."""
+    with StatsdCapture(prefix="acme") as statsd:
+        service = build(statsd.apply(QUIET))
+        service.gauge("never.set")
+        service.gauge("broken", lambda: 1 / 0)
+        service.gauge("pool.size", lambda: 4)
+        service.tick(now=0.0)
+        assert statsd.wait_for(1) == ["acme.pool.size:4|g"]
+        assert statsd.collect(timeout=0.2) == ["acme.pool.size:4|g"]
+    gauges = admin_client(service).simulate_get("/metrics").json["gauges"]
+    assert gauges == {"broken": None, "never.set": None, "pool.size": 4}
+
+
+def test_each_status_of_a_route_has_its_own_counter():
+    """/metrics counts a route's answers per status, however they interleave."""
+    service = build(QUIET)
+    app = client(service)
+    for status in ("200", "404", "200", "503", "404", "200"):
+        app.simulate_get("/v1/greetings/ada", params={"status": status})
+    app.simulate_put("/v1/greetings/ada")
+    body = admin_client(service).simulate_get("/metrics").json
+    assert body["counters"] == {
+        "v1.greetings.name.GET.200": 3,
+        "v1.greetings.name.GET.404": 2,
+        "v1.greetings.name.GET.503": 1,
+        "v1.greetings.name.PUT.405": 1,
+    }
+    assert body["timers"]["v1.greetings.name.GET"]["count"] == 6
+    assert body["scope"] == (
+        "this worker process only: each gunicorn worker keeps its own registry; "
+        "/metrics/prometheus and statsd have every worker's totals"
+    )
+
+
+class AsyncGreeting:
+    async def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        resp.status = req.get_param_as_int("status", default=200)
+
+
+class Refuse:
+    """Refuses requests that ask for it before routing, as auth or body limits do."""
+
+    async def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.get_header("X-Refuse"):
+            raise falcon.HTTPUnauthorized(title="refused")
+
+
+def test_the_route_is_looked_up_again_only_for_requests_refused_before_routing():
+    """Served requests know their route and unmatched 404s have none: neither is looked up."""
+    asked: list[str] = []
+
+    def find_route(req: falcon.Request) -> str | None:
+        asked.append(req.path)
+        return "/v1/greetings/{name}" if req.path.startswith("/v1/greetings/") else None
+
+    registry = MetricsRegistry()
+    observer = ObserveMiddleware(
+        access_log=None, request_log=None, metrics=registry, find_route=find_route
+    )
+    app = falcon.asgi.App(middleware=[observer, Refuse()], request_type=Request)
+    app.add_route("/v1/greetings/{name}", AsyncGreeting())
+    bare = testing.TestClient(app)
+    assert bare.simulate_get("/v1/greetings/ada").status_code == 200
+    assert bare.simulate_get("/v1/greetings/ada", params={"status": "404"}).status_code == 404
+    assert bare.simulate_get("/nowhere").status_code == 404
+    assert bare.simulate_get("/v1/greetings/ada", headers={"X-Refuse": "1"}).status_code == 401
+    assert asked == ["/v1/greetings/ada"]
+    assert registry.snapshot()["counters"] == {
+        "v1.greetings.name.GET.200": 1,
+        "v1.greetings.name.GET.404": 1,
+        "unmatched.GET.404": 1,
+        "v1.greetings.name.GET.401": 1,
+    }

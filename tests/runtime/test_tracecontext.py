@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import falcon
+import falcon.errors
 import pytest
+from falcon import testing
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from otlp_receiver import OTLPReceiver
 
 from scaffold.runtime import ConfigError, Service, TraceParent, parse_config
-from scaffold.runtime.observability import parse_traceparent
+from scaffold.runtime.observability import _tracing, parse_traceparent
 from scaffold.runtime.testing import client
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -29,6 +34,7 @@ QUIET = "logging:\n  access_log: null\n"
         (HEADER, TraceParent(TRACE, SPAN, 1, "00")),
         (f"00-{TRACE}-{SPAN}-00", TraceParent(TRACE, SPAN, 0, "00")),
         (f" 00-{TRACE}-{SPAN}-01\t", TraceParent(TRACE, SPAN, 1, "00")),
+        (f"00-{TRACE}-{SPAN}-ff", TraceParent(TRACE, SPAN, 255, "00")),
         (f"01-{TRACE}-{SPAN}-01-future-fields", TraceParent(TRACE, SPAN, 1, "01")),
         (f"00-{TRACE}-{SPAN}-01-extra", None),
         (f"ff-{TRACE}-{SPAN}-01", None),
@@ -38,6 +44,8 @@ QUIET = "logging:\n  access_log: null\n"
         (f"00-{TRACE[:-1]}-{SPAN}-01", None),
         (f"00-{TRACE}-{SPAN}-1", None),
         (f"00_{TRACE}_{SPAN}_01", None),
+        (f"\xa000-{TRACE}-{SPAN}-01\xa0", None),
+        (f"{HEADER}X", None),
         ("", None),
         (None, None),
     ],
@@ -45,6 +53,7 @@ QUIET = "logging:\n  access_log: null\n"
         "sampled",
         "not-sampled",
         "blanks-around",
+        "every-flag",
         "future-version",
         "v00-with-more",
         "version-ff",
@@ -54,12 +63,17 @@ QUIET = "logging:\n  access_log: null\n"
         "short-trace",
         "short-flags",
         "underscores",
+        "other-whitespace-around",
+        "letter-after",
         "empty",
         "absent",
     ],
 )
 def test_parse_traceparent(value: str | None, expected: TraceParent | None) -> None:
-    """Valid headers parse; every invalid form of the specification is refused."""
+    """Valid headers parse; every invalid form of the specification is refused.
+
+    Flags are hex; only spaces and tabs (HTTP's optional whitespace) are trimmed.
+    """
     assert parse_traceparent(value) == expected
 
 
@@ -79,8 +93,8 @@ class Echo:
         resp.media = {"traceparent": str(trace) if trace else None}
 
 
-def build(extra: str = "") -> Service:
-    service = Service("acme-widgets", parse_config(QUIET + extra, env={}))
+def build(extra: str = "", version: str | None = None) -> Service:
+    service = Service("acme-widgets", parse_config(QUIET + extra, env={}), version=version)
     service.add_route("/v1/echo/{name}", Echo())
     return service
 
@@ -125,8 +139,8 @@ def traced(
     """Build a traced service; its spans also go to an in-memory exporter. Closed afterwards."""
     services: list[Service] = []
 
-    def make(extra: str = "") -> tuple[Service, InMemorySpanExporter]:
-        service = build(f"tracing:\n  endpoint: {receiver.endpoint}\n" + extra)
+    def make(extra: str = "", version: str | None = None) -> tuple[Service, InMemorySpanExporter]:
+        service = build(f"tracing:\n  endpoint: {receiver.endpoint}\n" + extra, version)
         exporter = InMemorySpanExporter()
         assert service.tracing is not None
         service.tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -155,6 +169,7 @@ def test_a_span_per_request_continues_the_callers_trace(
     assert attributes["http.route"] == "/v1/echo/{name}"
     assert attributes.get("http.status_code", attributes.get("http.response.status_code")) == 200
     assert span.resource.attributes["service.name"] == "acme-widgets"
+    assert "service.version" not in span.resource.attributes
     assert result.headers["x-request-id"] == TRACE
     service.close()  # exports what the batch holds
     (sent,) = receiver.wait_for(1)
@@ -190,6 +205,89 @@ def test_sample_ratio_zero_records_no_new_trace_but_follows_the_caller(
     assert exporter.get_finished_spans() == ()
     client(service).simulate_get("/v1/echo/ada", headers={"traceparent": HEADER})
     assert len(exporter.get_finished_spans()) == 1
+
+
+def test_the_services_version_is_in_every_spans_resource(
+    traced: Callable[..., tuple[Service, InMemorySpanExporter]],
+) -> None:
+    """service.version is the version the service states (in its OpenAPI document too)."""
+    service, exporter = traced("", version="1.4.2")
+    client(service).simulate_get("/v1/echo/ada")
+    (span,) = exporter.get_finished_spans()
+    assert span.resource.attributes["service.version"] == "1.4.2"
+
+
+def test_addresses_a_server_gives_as_other_iterables_reach_the_span(
+    traced: Callable[[str], tuple[Service, InMemorySpanExporter]],
+) -> None:
+    """ASGI allows any iterable for `server` and `client`; the span has both addresses."""
+    service, exporter = traced("")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/v1/echo/ada",
+        "raw_path": b"/v1/echo/ada",
+        "query_string": b"",
+        "root_path": "",
+        "headers": iter([(b"host", b"acme.example")]),
+        "server": iter(("10.0.0.2", 8080)),
+        "client": iter(("10.0.0.1", 50000)),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(service.asgi(scope, receive, send))
+    assert sent[0]["status"] == 200
+    (span,) = exporter.get_finished_spans()
+    attributes: dict[str, Any] = dict(span.attributes or {})
+    assert (attributes["net.peer.ip"], attributes["net.peer.port"]) == ("10.0.0.1", 50000)
+    assert attributes["net.host.port"] == 8080
+    assert attributes["http.server_name"] == "acme.example"
+
+
+def test_a_websocket_span_is_named_http_never_by_its_path(
+    traced: Callable[[str], tuple[Service, InMemorySpanExporter]],
+) -> None:
+    """A WebSocket has no method: its span is named `HTTP` until a route names it."""
+    service, exporter = traced("")
+
+    async def connect() -> None:
+        async with testing.ASGIConductor(service.asgi) as conductor:
+            with pytest.raises(falcon.errors.WebSocketHandlerNotFound):
+                async with conductor.simulate_ws("/v1/echo/ada"):
+                    pass
+
+    asyncio.run(connect())
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "HTTP"
+
+
+def test_a_collector_that_never_answers_holds_shutdown_for_the_export_timeout_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each export gives up after EXPORT_TIMEOUT, so a worker's exit is never held longer."""
+    monkeypatch.setattr(_tracing, "EXPORT_TIMEOUT", 0.5)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never reads a request or answers one
+    port = silent.getsockname()[1]
+    try:
+        service = build(f"tracing:\n  endpoint: http://127.0.0.1:{port}/v1/traces\n")
+        assert client(service).simulate_get("/v1/echo/ada").status_code == 200
+        started = time.monotonic()
+        service.close()
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert 0.4 < elapsed < 3
 
 
 def test_tracing_without_the_extra_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
