@@ -152,8 +152,6 @@ class PrometheusSink:
         """Write the request metrics kept in memory (to this worker's files)."""
         pending, self._pending = self._pending, {}
         for series in pending.values():
-            if series.count == 0:
-                continue
             series.counter.inc(series.count)
             # What Histogram.observe does once per duration, done once per bucket here:
             # its sum and each bucket's count (prometheus_client keeps buckets uncumulated).
