@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sys
 import time
@@ -85,6 +86,15 @@ def test_child_keeps_the_trace_and_makes_a_new_span() -> None:
     assert child.parent_id != SPAN and len(child.parent_id) == 16
     assert str(child) == f"00-{TRACE}-{child.parent_id}-01"
     assert parse_traceparent(str(child)) == child
+
+
+def test_each_child_gets_a_new_random_span_id() -> None:
+    """64 random bits as 16 hex digits, never all zero: a hundred children, a hundred ids."""
+    parent = TraceParent(TRACE, SPAN, 1)
+    ids = {parent.child().parent_id for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch("[0-9a-f]{16}", span) for span in ids)
+    assert "0" * 16 not in ids
 
 
 class Echo:
